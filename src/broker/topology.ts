@@ -1,0 +1,41 @@
+import type { ChannelModel } from 'amqplib';
+import { ErrorCode, RabbitWorkerError } from '../errors.js';
+import type { QueueType } from '../worker/options.js';
+
+/** The queue that rejected messages go to. */
+export const deadLetterQueueName = (queue: string): string => `${queue}.dlq`;
+
+/** The arguments rabbit-worker declares a work queue with. */
+export function workQueueArguments(queue: string, queueType: QueueType): Record<string, unknown> {
+  return { 'x-queue-type': queueType, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': deadLetterQueueName(queue) };
+}
+
+/**
+ * Declares the work queue and its dead-letter queue, both durable. A queue that already exists with other
+ * arguments throws a TOPOLOGY_MISMATCH error naming the difference (RabbitMQ's own words) and how to fix it.
+ * Runs on a channel of its own, since a failed declaration closes the channel.
+ */
+export async function declareWorkQueue(connection: ChannelModel, queue: string, queueType: QueueType): Promise<void> {
+  const channel = await connection.createChannel();
+  channel.on('error', () => {});
+  try {
+    for (const [name, args] of [
+      [deadLetterQueueName(queue), { 'x-queue-type': queueType }],
+      [queue, workQueueArguments(queue, queueType)],
+    ] as const) {
+      try {
+        await channel.assertQueue(name, { durable: true, arguments: args });
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 406) throw error;
+        const detail = String((error as Error).message).replace(/^.*PRECONDITION_FAILED - /, '').replace(/"$/, '');
+        throw new RabbitWorkerError(
+          ErrorCode.TOPOLOGY_MISMATCH,
+          `queue "${name}" already exists with other arguments (${detail}); set queueType to match it, or delete the queue`,
+          { cause: error },
+        );
+      }
+    }
+  } finally {
+    await channel.close().catch(() => {});
+  }
+}

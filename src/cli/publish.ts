@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { Publisher } from '../broker/publisher.js';
+import { ConfigError } from '../errors.js';
+import { connectOptionFlags, positiveInt } from './shared-options.js';
+
+export function registerPublish(program: Command): void {
+  connectOptionFlags(
+    program
+      .command('publish')
+      .description('publish one JSON message to a queue and wait for the broker to confirm it')
+      .argument('<queue>', 'target queue (it must exist)')
+      .argument('<json>', 'the message body, as JSON')
+      .option('--message-id <id>', 'message id (default: a random UUID)')
+      .option('--count <n>', 'publish the same body n times', '1'),
+  ).action(async (queue: string, json: string, flags: Record<string, unknown>) => {
+    let payload: unknown;
+    try {
+      payload = JSON.parse(json);
+    } catch (error) {
+      throw new ConfigError(`<json> is not valid JSON: ${(error as Error).message}`);
+    }
+    const count = positiveInt(flags.count, '--count', 1);
+    const publisher = new Publisher({
+      ...(typeof flags.url === 'string' ? { url: flags.url } : {}),
+      connectAttempts: positiveInt(flags.connectAttempts, '--connect-attempts', 5),
+    });
+    try {
+      for (let i = 0; i < count; i++) {
+        const messageId = await publisher.publish(queue, payload, typeof flags.messageId === 'string' && count === 1 ? { messageId: flags.messageId } : {});
+        process.stdout.write(`${messageId}\n`);
+      }
+    } finally {
+      await publisher.close();
+    }
+  });
+}

@@ -1,0 +1,45 @@
+import { ConfigError } from '../errors.js';
+import type { SettingsOverrides, WorkerSettings } from '../worker/options.js';
+
+/** Every setting that `rabbit-worker run` (and the config file) may override, with its flag. */
+export const RUN_FLAGS = {
+  queue: '--queue',
+  ttl: '--ttl',
+  prefetch: '--prefetch',
+  maxMessages: '--max-messages',
+  memoryLimitMb: '--memory-limit-mb',
+  maxAttempts: '--max-attempts',
+  stopTimeout: '--stop-timeout',
+  isolation: '--isolation',
+  queueType: '--queue-type',
+  spareMemoryMultiplier: '--spare-memory-multiplier',
+} as const satisfies Record<keyof WorkerSettings, string>;
+
+const NUMERIC = new Set<keyof WorkerSettings>(['ttl', 'prefetch', 'maxMessages', 'memoryLimitMb', 'maxAttempts', 'stopTimeout', 'spareMemoryMultiplier']);
+
+/** Commander's option values (camelCase keys, strings) → typed overrides; a non-number names its flag. */
+export function overridesFromFlags(values: Record<string, unknown>): SettingsOverrides {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(RUN_FLAGS) as Array<keyof WorkerSettings>) {
+    const raw = values[key];
+    if (raw === undefined) continue;
+    if (NUMERIC.has(key)) {
+      const value = Number(raw);
+      if (typeof raw !== 'number' && (String(raw).trim() === '' || !Number.isFinite(value))) {
+        throw new ConfigError(`${RUN_FLAGS[key]}: expected a number, got "${String(raw)}"`);
+      }
+      out[key] = value;
+    } else out[key] = raw;
+  }
+  return out as SettingsOverrides;
+}
+
+/** Overrides → `run` arguments, for process managers that start `rabbit-worker run` (supervisord, systemd). */
+export function overridesToFlags(overrides: SettingsOverrides): string[] {
+  const args: string[] = [];
+  for (const key of Object.keys(RUN_FLAGS) as Array<keyof WorkerSettings>) {
+    const value = overrides[key];
+    if (value !== undefined) args.push(RUN_FLAGS[key], String(value));
+  }
+  return args;
+}

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { parseUrls } from '../broker/url.js';
+import { runWorker } from '../worker/worker-process.js';
+import { RUN_FLAGS, overridesFromFlags } from './run-flags.js';
+import { connectOptionFlags, positiveInt } from './shared-options.js';
+
+const HELP: Record<keyof typeof RUN_FLAGS, string> = {
+  queue: 'queue to consume (overrides setQueue)',
+  ttl: 'seconds of process life, then drain and exit 0 (0 = unlimited)',
+  prefetch: 'deliveries in flight',
+  maxMessages: 'recycle after this many messages (0 = unlimited)',
+  memoryLimitMb: 'heap of the callback isolate, and memory growth that triggers recycling',
+  maxAttempts: 'deliveries before a message is dead-lettered',
+  stopTimeout: 'seconds in-flight callbacks get after SIGTERM',
+  isolation: 'thread (out-of-memory guard) or none',
+  queueType: 'quorum or classic',
+  spareMemoryMultiplier: 'heap reserved for shutdown(), in units of 32 MB',
+};
+
+export function registerRun(program: Command): void {
+  const command = program
+    .command('run')
+    .description('run one worker process: the WorkerTask subclass that <file> exports by default')
+    .argument('<file>', 'worker file, TypeScript or JavaScript');
+  for (const [key, flag] of Object.entries(RUN_FLAGS)) command.option(`${flag} <value>`, HELP[key as keyof typeof RUN_FLAGS]);
+  connectOptionFlags(command).option('--name <name>', 'worker type name in logs (default: the file name)');
+  command.action(async (file: string, flags: Record<string, unknown>) => {
+    const code = await runWorker({
+      file,
+      overrides: overridesFromFlags(flags),
+      connect: { urls: parseUrls(flags.url as string | undefined), attempts: positiveInt(flags.connectAttempts, '--connect-attempts', 5) },
+      ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
+    });
+    process.exitCode = code;
+  });
+}

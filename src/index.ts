@@ -1,0 +1,25 @@
+/**
+ * rabbit-worker: workers that consume RabbitMQ queues and never lose a message.
+ * @packageDocumentation
+ */
+export { WorkerTask, type WorkerTaskClass } from './worker/worker-task.js';
+export { MessageAdapter } from './worker/message-adapter.js';
+export { ShutdownHelper, type ShutdownHandler } from './worker/shutdown-helper.js';
+export type { ShutdownReason } from './worker/shutdown-reason.js';
+export type { Settlement, MessageProperties } from './worker/settlement.js';
+export { DEFAULT_SETTINGS, SPARE_MEMORY_UNIT_MB, normalizeSettings, type WorkerSettings, type SettingsOverrides, type Isolation, type QueueType } from './worker/options.js';
+export type { WorkerState } from './worker/status-report.js';
+export { runWorker, type RunWorkerOptions, type StopCause } from './worker/worker-process.js';
+export { Publisher, type PublisherOptions, type PublishOptions } from './broker/publisher.js';
+export { deadLetterQueueName } from './broker/topology.js';
+export { DeadLetterHeader } from './worker/broker-settler.js';
+export { Logger, CRITICAL_LEVEL, createPino, type LogOptions } from './log/logger.js';
+export {
+  RabbitWorkerError,
+  ConfigError,
+  BrokerUnreachableError,
+  PermanentError,
+  MalformedMessageError,
+  ErrorCode,
+  ExitCode,
+} from './errors.js';

@@ -1,0 +1,101 @@
+import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+import { PinoPretty } from 'pino-pretty';
+
+/** pino's levels plus `critical`, between error (50) and fatal (60), for the specification's CRITICAL lines. */
+export const CRITICAL_LEVEL = 55;
+type Level = 'debug' | 'info' | 'warn' | 'error' | 'critical';
+type Fields = Record<string, unknown>;
+
+/** Where and how log lines are written; the defaults read LOG_LEVEL and LOG_FORMAT. */
+export interface LogOptions {
+  /** @default process.env.LOG_LEVEL ?? 'info' */
+  level?: string;
+  /** `pretty` for people, `json` for machines. @default LOG_FORMAT, else pretty on a terminal, json otherwise */
+  format?: 'pretty' | 'json';
+  /** Fields on every line (worker, queue, pid are added by the runner). */
+  base?: Fields;
+}
+
+function destination(format: 'pretty' | 'json'): DestinationStream {
+  if (format === 'json') return pino.destination({ dest: 1, sync: true });
+  return PinoPretty({ sync: true, colorize: process.stdout.isTTY === true, customLevels: `critical:${CRITICAL_LEVEL}`, ignore: 'hostname', singleLine: true });
+}
+
+/** Builds a pino logger with the `critical` level; JSON lines carry the level as a word (`"level":"critical"`). */
+export function createPino(options: LogOptions = {}): PinoLogger<'critical'> {
+  const envFormat = process.env.LOG_FORMAT;
+  const format = options.format ?? (envFormat === 'json' || envFormat === 'pretty' ? envFormat : process.stdout.isTTY ? 'pretty' : 'json');
+  return pino<'critical'>(
+    {
+      level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      customLevels: { critical: CRITICAL_LEVEL },
+      base: { pid: process.pid, ...options.base },
+      ...(format === 'json' ? { formatters: { level: (label: string) => ({ level: label }) } } : {}),
+    },
+    destination(format),
+  );
+}
+
+/**
+ * The logger a worker holds as `this.logger`. `setMainLogger(name)` is the specification's way to name it;
+ * every line carries that name as `logger`.
+ */
+export class Logger {
+  // Created on first use, so that constructing a WorkerTask (whose logger the runner replaces) costs nothing.
+  #root: PinoLogger<'critical'> | undefined;
+  #current: PinoLogger<'critical'> | undefined;
+
+  constructor(root?: PinoLogger<'critical'>) {
+    this.#root = root;
+  }
+
+  /** Names the main logger: every line written through this logger then carries `logger: name`. */
+  setMainLogger(name: string): this {
+    this.#current = this.#base().child({ logger: name });
+    return this;
+  }
+
+  /** A logger whose lines carry `bindings` too. */
+  child(bindings: Fields): Logger {
+    const child = new Logger(this.#base().child(bindings));
+    child.#current = this.pino.child(bindings);
+    return child;
+  }
+
+  /** The underlying pino logger, for libraries that take one. */
+  get pino(): PinoLogger<'critical'> {
+    this.#current ??= this.#base();
+    return this.#current;
+  }
+
+  #base(): PinoLogger<'critical'> {
+    this.#root ??= createPino();
+    return this.#root;
+  }
+
+  isLevelEnabled(level: Level): boolean {
+    return this.pino.isLevelEnabled(level);
+  }
+
+  debug(msg: string, fields?: Fields): void {
+    this.#write('debug', msg, fields);
+  }
+  info(msg: string, fields?: Fields): void {
+    this.#write('info', msg, fields);
+  }
+  warn(msg: string, fields?: Fields): void {
+    this.#write('warn', msg, fields);
+  }
+  error(msg: string, fields?: Fields): void {
+    this.#write('error', msg, fields);
+  }
+  /** The specification's CRITICAL: something was interrupted and needs a person's attention. */
+  critical(msg: string, fields?: Fields): void {
+    this.#write('critical', msg, fields);
+  }
+
+  #write(level: Level, msg: string, fields?: Fields): void {
+    if (fields === undefined) this.pino[level](msg);
+    else this.pino[level](fields, msg);
+  }
+}

@@ -1,0 +1,69 @@
+import type { ConsumeMessage, MessagePropertyHeaders } from 'amqplib';
+import type { BrokerSession } from '../broker/session.js';
+import type { QueueType } from './options.js';
+import type { DeliveryData, MessageProperties, Settlement } from './settlement.js';
+
+/** Header in which rabbit-worker counts attempts on classic queues, which count nothing themselves. */
+export const ATTEMPTS_HEADER = 'x-rabbit-worker-attempts';
+
+let nextId = 1;
+
+/** The number of this delivery: 1 the first time, counted by the broker (quorum) or by rabbit-worker (classic). */
+export function attemptOf(message: ConsumeMessage, queueType: QueueType): number {
+  const headers: MessagePropertyHeaders = message.properties.headers ?? {};
+  if (queueType === 'quorum') {
+    const count = Number(headers['x-delivery-count'] ?? 0);
+    if (Number.isFinite(count) && count > 0) return count + 1;
+  }
+  const counted = Number(headers[ATTEMPTS_HEADER] ?? 0);
+  const previous = Number.isFinite(counted) && counted > 0 ? counted : 0;
+  return previous + 1 + (message.fields.redelivered ? 1 : 0);
+}
+
+function plainProperties(message: ConsumeMessage): MessageProperties {
+  const p = message.properties;
+  const out: MessageProperties = { headers: (p.headers ?? {}) as Record<string, unknown> };
+  if (p.messageId !== undefined) out.messageId = String(p.messageId);
+  if (p.correlationId !== undefined) out.correlationId = String(p.correlationId);
+  if (p.contentType !== undefined) out.contentType = String(p.contentType);
+  if (p.contentEncoding !== undefined) out.contentEncoding = String(p.contentEncoding);
+  if (p.timestamp !== undefined) out.timestamp = Number(p.timestamp);
+  if (p.type !== undefined) out.type = String(p.type);
+  if (p.appId !== undefined) out.appId = String(p.appId);
+  if (p.replyTo !== undefined) out.replyTo = String(p.replyTo);
+  if (p.priority !== undefined) out.priority = Number(p.priority);
+  if (p.expiration !== undefined) out.expiration = String(p.expiration);
+  if (p.deliveryMode !== undefined) out.deliveryMode = Number(p.deliveryMode);
+  return out;
+}
+
+/** A delivery as the main thread holds it: the AMQP message, the session it came on, and its fate. */
+export class Delivery {
+  readonly id = nextId++;
+  readonly data: DeliveryData;
+  settlement: Settlement | undefined;
+  /** Set once its callback was interrupted: from then on `shutdown()`, not the callback's end, decides. */
+  interrupted = false;
+
+  constructor(
+    readonly message: ConsumeMessage,
+    readonly session: BrokerSession,
+    queue: string,
+    queueType: QueueType,
+  ) {
+    this.data = {
+      id: this.id,
+      body: message.content,
+      queue,
+      exchange: message.fields.exchange,
+      routingKey: message.fields.routingKey,
+      redelivered: message.fields.redelivered,
+      attempt: attemptOf(message, queueType),
+      properties: plainProperties(message),
+    };
+  }
+
+  get tag(): number {
+    return this.message.fields.deliveryTag;
+  }
+}

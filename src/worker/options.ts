@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+/** Where callbacks run. `thread`: a heap-limited isolate, so heap exhaustion cannot lose a message. */
+export type Isolation = 'thread' | 'none';
+export type QueueType = 'quorum' | 'classic';
+
+/** The settings of a worker, as `initialize()`, the config file and the command line give them. */
+export interface WorkerSettings {
+  /** The queue to consume; set with `setQueue(name)`. Required. */
+  queue: string;
+  /** Seconds of process life; at the end the worker drains and exits 0. 0 = unlimited. @default 0 */
+  ttl: number;
+  /** Deliveries in flight, so callbacks that may run at once. @default 1 */
+  prefetch: number;
+  /** Recycle the process after this many messages. 0 = unlimited. @default 0 */
+  maxMessages: number;
+  /** Heap of the callback isolate in MB; the process also recycles once it grew by this much. @default 512 */
+  memoryLimitMb: number;
+  /** Deliveries before a message is dead-lettered to `<queue>.dlq`. @default 5 */
+  maxAttempts: number;
+  /** Seconds that in-flight callbacks get after SIGTERM/SIGINT before `shutdown('stop-timeout')`. @default 30 */
+  stopTimeout: number;
+  /** @default 'thread' */
+  isolation: Isolation;
+  /** @default 'quorum' */
+  queueType: QueueType;
+  /** Reserve for `shutdown()`: this many times {@link SPARE_MEMORY_UNIT_MB} MB of heap. @default 2 */
+  spareMemoryMultiplier: number;
+}
+
+/** The unit of `spareMemoryMultiplier`: `shutdown()` gets `spareMemoryMultiplier × 32` MB of heap. */
+export const SPARE_MEMORY_UNIT_MB = 32;
+
+export const DEFAULT_SETTINGS: Omit<WorkerSettings, 'queue'> = {
+  ttl: 0,
+  prefetch: 1,
+  maxMessages: 0,
+  memoryLimitMb: 512,
+  maxAttempts: 5,
+  stopTimeout: 30,
+  isolation: 'thread',
+  queueType: 'quorum',
+  spareMemoryMultiplier: 2,
+};
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
+
+/** One schema: `initialize()`, config files and CLI flags all go through it. */
+export const settingsSchema = z.strictObject({
+  queue: z.string().min(1, 'no queue configured: call this.setQueue(name) in initialize()').max(255),
+  ttl: z.number().min(0),
+  prefetch: int(1, 65535),
+  maxMessages: int(0),
+  memoryLimitMb: int(16),
+  maxAttempts: int(1),
+  stopTimeout: z.number().min(0),
+  isolation: z.enum(['thread', 'none']),
+  queueType: z.enum(['quorum', 'classic']),
+  spareMemoryMultiplier: z.number().positive().max(1024),
+});
+
+/** The subset of settings that the config file and command line may override. */
+export type SettingsOverrides = Partial<WorkerSettings>;
+
+/**
+ * Merges the worker's own values with the overrides (which win) and validates the result.
+ * Throws a {@link ConfigError} whose one-line message names the bad field.
+ */
+export function normalizeSettings(fromWorker: Partial<Record<keyof WorkerSettings, unknown>>, overrides: SettingsOverrides = {}): WorkerSettings {
+  const merged: Record<string, unknown> = { ...DEFAULT_SETTINGS };
+  for (const [key, value] of Object.entries({ ...fromWorker, ...overrides })) {
+    if (value !== undefined) merged[key] = value;
+  }
+  if (merged.queue === undefined) merged.queue = '';
+  const result = settingsSchema.safeParse(merged);
+  if (!result.success) throw new ConfigError(describeIssues(result.error));
+  return result.data;
+}
+
+/** `ttl: Too small: expected number to be >=0; isolation: …`, on one line. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys') return `unknown setting ${issue.keys.map((k) => `"${k}"`).join(', ')}${path ? ` in ${path}` : ''}`;
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}

@@ -1,0 +1,61 @@
+import type { ShutdownReason } from './shutdown-reason.js';
+
+export interface GuardHandlers {
+  /** SIGTERM or SIGINT; `count` is 2 for the second one (stop now). */
+  signal(signal: NodeJS.Signals, count: number): void;
+  /** An error nothing caught, or `process.exit()` called by user code while callbacks ran. */
+  fatal(reason: Extract<ShutdownReason, 'uncaught-exception' | 'unhandled-rejection' | 'exit'>, error: unknown): void;
+}
+
+/**
+ * The one place that owns `process.on(...)` for signals and fatal events in a worker process. With
+ * `interceptExit`, a `process.exit()` from user code while callbacks run becomes a `fatal('exit')`, so that
+ * `shutdown()` and the nacks happen before the process really exits (exit handlers cannot be async).
+ */
+export class ProcessGuard {
+  readonly #handlers: GuardHandlers;
+  readonly #realExit = process.exit.bind(process);
+  readonly #signals = new Map<NodeJS.Signals, number>();
+  #installed: Array<[string, (...args: never[]) => void]> = [];
+  #exiting = false;
+
+  constructor(handlers: GuardHandlers) {
+    this.#handlers = handlers;
+  }
+
+  install(options: { interceptExit: boolean; busy: () => boolean }): void {
+    const on = (event: string, listener: (...args: never[]) => void): void => {
+      process.on(event as 'SIGTERM', listener as () => void);
+      this.#installed.push([event, listener]);
+    };
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      on(signal, () => {
+        const count = (this.#signals.get(signal) ?? 0) + 1;
+        this.#signals.set(signal, count);
+        this.#handlers.signal(signal, count);
+      });
+    }
+    on('uncaughtException', (error: unknown) => this.#handlers.fatal('uncaught-exception', error));
+    on('unhandledRejection', (error: unknown) => this.#handlers.fatal('unhandled-rejection', error));
+    if (options.interceptExit) {
+      process.exit = ((code?: number | string | null) => {
+        if (this.#exiting || !options.busy()) return this.#realExit(code ?? undefined);
+        const error = new Error(`process.exit(${code ?? ''}) was called while callbacks ran`);
+        this.#handlers.fatal('exit', error);
+        throw error; // unwinds the callback that called it; its message is already in shutdown()'s hands
+      }) as typeof process.exit;
+    }
+  }
+
+  /** Ends the process for real, past any interception. */
+  exit(code: number): never {
+    this.#exiting = true;
+    return this.#realExit(code);
+  }
+
+  uninstall(): void {
+    for (const [event, listener] of this.#installed) process.off(event as 'SIGTERM', listener as () => void);
+    this.#installed = [];
+    process.exit = this.#realExit;
+  }
+}

@@ -1,0 +1,37 @@
+/** What a callback decided for a message. */
+export type Settlement =
+  | { kind: 'ack' }
+  | { kind: 'nack' }
+  | { kind: 'reject'; reason: string };
+
+/** Receives a message's settlement; the main thread's delivery, or a link to it from an isolate. */
+export type SettleFn = (settlement: Settlement) => void;
+
+/** The part of an AMQP delivery that a callback sees; plain data, so that it crosses threads. */
+export interface DeliveryData {
+  /** Unique within the process (delivery tags are only unique within a channel). */
+  id: number;
+  body: Uint8Array;
+  queue: string;
+  exchange: string;
+  routingKey: string;
+  redelivered: boolean;
+  attempt: number;
+  properties: MessageProperties;
+}
+
+/** AMQP basic properties, with `headers` always present. */
+export interface MessageProperties {
+  headers: Record<string, unknown>;
+  messageId?: string;
+  correlationId?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  timestamp?: number;
+  type?: string;
+  appId?: string;
+  replyTo?: string;
+  priority?: number;
+  expiration?: string;
+  deliveryMode?: number;
+}

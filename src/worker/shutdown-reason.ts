@@ -1,0 +1,10 @@
+/**
+ * Why `shutdown()` runs for an in-flight message:
+ * - `stop-timeout`: SIGTERM/SIGINT, and the callback did not finish within `stopTimeout`;
+ * - `uncaught-exception` / `unhandled-rejection`: user code threw where nothing caught it;
+ * - `exit`: user code called `process.exit()`;
+ * - `out-of-memory`: the callback's isolate exhausted its heap (`memoryLimitMb`).
+ */
+export type ShutdownReason = 'stop-timeout' | 'uncaught-exception' | 'unhandled-rejection' | 'exit' | 'out-of-memory';
+
+export const SHUTDOWN_REASONS: readonly ShutdownReason[] = ['stop-timeout', 'uncaught-exception', 'unhandled-rejection', 'exit', 'out-of-memory'];

@@ -1,0 +1,29 @@
+/** What a worker process tells its supervisor over the IPC channel, when it has one. */
+export interface WorkerStatusReport {
+  type: 'rabbit-worker:status';
+  state: WorkerState;
+  queue: string;
+  handled: number;
+  inflight: number;
+  /** Message ids (or `#n`) of the callbacks running now. */
+  inflightIds: string[];
+}
+
+/**
+ * - `starting`: loading the worker, connecting, declaring queues;
+ * - `running`: consuming;
+ * - `draining`: no new deliveries; callbacks in flight finish (up to `stopTimeout`);
+ * - `stopped`: channel and connection closed; the process exits.
+ */
+export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
+
+/** Sends a report to the parent process if it listens (the embedded supervisor); otherwise nothing. */
+export function sendStatus(report: WorkerStatusReport): void {
+  if (typeof process.send === 'function' && process.connected) {
+    try {
+      process.send(report);
+    } catch {
+      // the supervisor went away; the report was only informative
+    }
+  }
+}

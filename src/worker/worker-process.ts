@@ -1,0 +1,224 @@
+import { basename, extname } from 'node:path';
+import { connect, type ConnectOptions } from '../broker/connection.js';
+import { BrokerSession } from '../broker/session.js';
+import { declareWorkQueue } from '../broker/topology.js';
+import { redactUrl } from '../broker/url.js';
+import { ErrorCode, exitCodeFor, ExitCode } from '../errors.js';
+import { createPino, Logger } from '../log/logger.js';
+import { Consumer } from './consumer.js';
+import { InlineRunner } from './inline-runner.js';
+import { ThreadRunner } from './isolate/thread-runner.js';
+import { loadWorkerClass } from './load-worker.js';
+import { normalizeSettings, type SettingsOverrides, type WorkerSettings } from './options.js';
+import { ProcessGuard } from './process-guard.js';
+import type { CallbackRunner } from './runner.js';
+import type { ShutdownReason } from './shutdown-reason.js';
+import { sendStatus, type WorkerState } from './status-report.js';
+import { applySettings, readSettings } from './worker-task.js';
+
+/** Why a worker process stops; each maps to an exit code. */
+export type StopCause = 'ttl' | 'max-messages' | 'memory' | 'signal' | 'broker-lost' | 'consumer-cancelled' | 'fatal';
+
+const EXIT_FOR: Record<StopCause, number> = {
+  ttl: ExitCode.OK,
+  'max-messages': ExitCode.OK,
+  memory: ExitCode.OK,
+  signal: ExitCode.OK,
+  'broker-lost': ExitCode.FAILURE,
+  'consumer-cancelled': ExitCode.FAILURE,
+  fatal: ExitCode.FAILURE,
+};
+
+export interface RunWorkerOptions {
+  file: string;
+  /** Config file and command-line values; they win over `initialize()`. */
+  overrides?: SettingsOverrides;
+  connect: Omit<ConnectOptions, 'logger' | 'name'>;
+  /** Worker type name for logs; defaults to the file's base name. */
+  name?: string;
+  /** How often to check memory growth, in ms. @default 1000 */
+  memoryCheckMs?: number;
+}
+
+/**
+ * One worker process, from start to exit code: load the class, `initialize()`, apply overrides, validate,
+ * connect, declare, consume; then stop on TTL, `maxMessages`, memory growth, a signal, or a fatal error.
+ * Never throws: every ending is an exit code (0 clean, 1 failure, 2 configuration, 3 broker unreachable).
+ */
+export async function runWorker(options: RunWorkerOptions): Promise<number> {
+  const name = options.name ?? basename(options.file, extname(options.file));
+  const root = createPino({ base: { worker: name } });
+  let logger = new Logger(root);
+  try {
+    const WorkerClass = await loadWorkerClass(options.file);
+    const task = new WorkerClass();
+    task.logger = new Logger(root);
+    task.initialize();
+    const settings = normalizeSettings(readSettings(task), options.overrides);
+    applySettings(task, settings);
+    logger = new Logger(root.child({ queue: settings.queue }));
+    return await new WorkerProcess(name, options, settings, logger, task.isolation === 'none' ? new InlineRunner(task, task.logger) : undefined).run();
+  } catch (error) {
+    const code = exitCodeFor(error);
+    const message = error instanceof Error ? error.message : String(error);
+    if (code === ExitCode.FAILURE) logger.error(`worker failed to start: ${message}`, { err: error instanceof Error ? { message, stack: error.stack } : message, exitCode: code });
+    else logger.error(message, { code: (error as { code?: unknown }).code, exitCode: code });
+    return code;
+  }
+}
+
+class WorkerProcess {
+  #state: WorkerState = 'starting';
+  #stopping: Promise<number> | undefined;
+  #resolveExit: (code: number) => void = () => {};
+  #session: BrokerSession | undefined;
+  readonly #consumer: Consumer;
+  readonly #runner: CallbackRunner;
+  readonly #guard: ProcessGuard;
+  readonly #timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly options: RunWorkerOptions,
+    readonly settings: WorkerSettings,
+    readonly logger: Logger,
+    inline: InlineRunner | undefined,
+  ) {
+    this.#runner = inline ?? new ThreadRunner(options.file, settings, logger, { worker: name, queue: settings.queue });
+    this.#consumer = new Consumer({ settings, worker: name, runner: this.#runner, logger, onLimit: () => void this.stop('max-messages') });
+    this.#guard = new ProcessGuard({
+      signal: (signal, count) => {
+        if (count > 1) {
+          logger.warn(`${signal} again: interrupting callbacks now`);
+          void this.stop('signal', 0);
+        } else {
+          logger.info(`${signal} received: finishing ${this.#consumer.inflight} message(s) in flight (stopTimeout ${settings.stopTimeout}s)`);
+          void this.stop('signal');
+        }
+      },
+      fatal: (reason, error) => void this.#fatal(reason, error),
+    });
+  }
+
+  async run(): Promise<number> {
+    const exit = new Promise<number>((resolve) => (this.#resolveExit = resolve));
+    this.#guard.install({ interceptExit: this.settings.isolation === 'none', busy: () => this.#consumer.inflight > 0 });
+    try {
+      await this.#start();
+    } catch (error) {
+      this.#guard.uninstall();
+      await this.#runner.close().catch(() => {});
+      await this.#session?.close();
+      throw error;
+    }
+    const code = await exit;
+    this.#guard.uninstall();
+    return code;
+  }
+
+  async #start(): Promise<void> {
+    const { settings, logger } = this;
+    const connection = await connect({ ...this.options.connect, logger, name: `rabbit-worker ${this.name} pid ${process.pid}` });
+    connection.on('error', () => {}); // 'close' carries the news
+    connection.on('close', (error?: Error) => {
+      if (this.#state === 'running' || this.#state === 'starting') {
+        logger.error(`connection to RabbitMQ lost${error ? `: ${error.message}` : ''}; the broker requeues unacked messages`);
+        void this.stop('broker-lost', 0);
+      }
+    });
+    await declareWorkQueue(connection, settings.queue, settings.queueType);
+    await this.#runner.start(this.#consumer.events);
+    this.#session = await BrokerSession.open(connection, settings.prefetch);
+    this.#session.channel.on('error', (error: Error) => logger.error(`channel error: ${error.message}`));
+    await this.#consumer.start(this.#session, () => {
+      logger.error('RabbitMQ cancelled the consumer (queue deleted?); exiting for the process manager to restart', { code: ErrorCode.CONSUMER_LOST });
+      void this.stop('consumer-cancelled');
+    });
+    this.#state = 'running';
+    logger.info(`consuming ${settings.queue}`, {
+      url: this.options.connect.urls.map(redactUrl).join(','),
+      prefetch: settings.prefetch,
+      isolation: settings.isolation,
+      queueType: settings.queueType,
+      ttl: settings.ttl,
+      maxMessages: settings.maxMessages,
+    });
+    this.#report();
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    const { settings } = this;
+    if (settings.ttl > 0) this.#timers.push(setTimeout(() => void this.stop('ttl'), settings.ttl * 1000));
+    const baseline = process.memoryUsage.rss();
+    const memory = setInterval(() => {
+      const grownMb = (process.memoryUsage.rss() - baseline) / 1048576;
+      if (grownMb > settings.memoryLimitMb) {
+        this.logger.warn(`memory grew by ${Math.round(grownMb)} MB, more than memoryLimitMb (${settings.memoryLimitMb}); recycling`);
+        void this.stop('memory');
+      }
+    }, this.options.memoryCheckMs ?? 1000);
+    const status = setInterval(() => this.#report(), 2000);
+    memory.unref();
+    status.unref();
+    this.#timers.push(memory, status);
+  }
+
+  #report(): void {
+    sendStatus({
+      type: 'rabbit-worker:status',
+      state: this.#state,
+      queue: this.settings.queue,
+      handled: this.#consumer.handled,
+      inflight: this.#consumer.inflight,
+      inflightIds: this.#consumer.inflightIds(),
+    });
+  }
+
+  /**
+   * Stops in order, once: stop receiving, let callbacks finish for up to `graceSeconds` (default
+   * `stopTimeout`), interrupt the rest with `shutdown('stop-timeout')`, settle, close channel and connection.
+   */
+  stop(cause: StopCause, graceSeconds = this.settings.stopTimeout): Promise<number> {
+    if (this.#stopping !== undefined) {
+      if (graceSeconds === 0) void this.#interrupt('stop-timeout', new Error('stopped at once'));
+      return this.#stopping;
+    }
+    this.#stopping = this.#stop(cause, graceSeconds);
+    return this.#stopping;
+  }
+
+  async #stop(cause: StopCause, graceSeconds: number): Promise<number> {
+    this.#state = 'draining';
+    this.#timers.forEach((timer) => clearTimeout(timer));
+    this.#report();
+    const { logger } = this;
+    const started = Date.now();
+    if (cause !== 'signal' && cause !== 'fatal') logger.info(`stopping (${cause}): finishing ${this.#consumer.inflight} message(s) in flight`);
+    await this.#consumer.cancel();
+    const finished = await this.#consumer.idle(graceSeconds * 1000);
+    if (!finished) await this.#interrupt('stop-timeout', new Error(`callbacks did not finish within stopTimeout (${graceSeconds}s)`));
+    await this.#runner.close().catch(() => {});
+    await this.#session?.close();
+    this.#state = 'stopped';
+    this.#report();
+    const code = EXIT_FOR[cause];
+    logger.info(`stopped (${cause}) after ${this.#consumer.handled} message(s)`, { cause, exitCode: code, stopMs: Date.now() - started });
+    this.#resolveExit(code);
+    return code;
+  }
+
+  async #interrupt(reason: ShutdownReason, error: unknown): Promise<void> {
+    await this.#runner.interrupt();
+    await this.#consumer.interrupted(reason, error);
+  }
+
+  async #fatal(reason: Extract<ShutdownReason, 'uncaught-exception' | 'unhandled-rejection' | 'exit'>, error: unknown): Promise<void> {
+    this.logger.critical(`${reason} in the worker process: ${error instanceof Error ? error.message : String(error)}`, {
+      err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error),
+    });
+    await this.#consumer.interrupted(reason, error);
+    await this.stop('fatal', 0);
+  }
+}
+

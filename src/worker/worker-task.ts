@@ -1,0 +1,118 @@
+import { Logger } from '../log/logger.js';
+import type { MessageAdapter } from './message-adapter.js';
+import { DEFAULT_SETTINGS, type Isolation, type QueueType, type WorkerSettings } from './options.js';
+import type { ShutdownReason } from './shutdown-reason.js';
+
+/** Marks WorkerTask subclasses even when two copies of the package are loaded (tsx namespaces, dual installs). */
+export const WORKER_TASK_BRAND = Symbol.for('rabbit-worker.WorkerTask');
+
+/**
+ * The base class of every worker, as the specification names it. A subclass configures itself in
+ * `initialize()` (after `super.initialize()`), handles each message in `callback()`, and may override
+ * `shutdown()`. `rabbit-worker run <file>` constructs it with no arguments, then calls `initialize()`.
+ *
+ * ```ts
+ * export default class ResizeImage extends WorkerTask {
+ *   initialize(): void {
+ *     super.initialize();
+ *     this.setQueue('resize-image');
+ *   }
+ *   async callback(message: MessageAdapter<{ id: number }>): Promise<void> {
+ *     const { id } = message.json();
+ *     message.ack();
+ *   }
+ * }
+ * ```
+ */
+export abstract class WorkerTask {
+  static readonly [WORKER_TASK_BRAND] = true;
+
+  /** Seconds of process life; when reached the worker drains and exits 0 for the process manager to restart it. 0 = unlimited. @default 0 */
+  ttl: number = DEFAULT_SETTINGS.ttl;
+  /** Deliveries in flight; with more than 1, callbacks run concurrently. @default 1 */
+  prefetch: number = DEFAULT_SETTINGS.prefetch;
+  /** Recycle the process after this many messages. 0 = unlimited. @default 0 */
+  maxMessages: number = DEFAULT_SETTINGS.maxMessages;
+  /** Heap of the callback isolate, in MB; the process also recycles once its memory grew by this much. @default 512 */
+  memoryLimitMb: number = DEFAULT_SETTINGS.memoryLimitMb;
+  /** Deliveries before a message goes to `<queue>.dlq` without reaching the callback again. @default 5 */
+  maxAttempts: number = DEFAULT_SETTINGS.maxAttempts;
+  /** Seconds that in-flight callbacks get after SIGTERM/SIGINT. @default 30 */
+  stopTimeout: number = DEFAULT_SETTINGS.stopTimeout;
+  /** `thread` runs callbacks in a heap-limited isolate (the out-of-memory guard); `none` on the main thread. @default 'thread' */
+  isolation: Isolation = DEFAULT_SETTINGS.isolation;
+  /** @default 'quorum' */
+  queueType: QueueType = DEFAULT_SETTINGS.queueType;
+  /**
+   * Memory kept for `shutdown()`: it runs with `spareMemoryMultiplier × 32` MB of heap of its own, even when
+   * the callback exhausted its heap. Raise it when `shutdown()` needs more. @default 2
+   */
+  spareMemoryMultiplier: number = DEFAULT_SETTINGS.spareMemoryMultiplier;
+  /** The worker's logger; name it with `this.logger.setMainLogger(name)`. */
+  logger: Logger = new Logger();
+
+  #queue = '';
+
+  /** Where the worker configures itself; the runner calls it once, after construction. */
+  initialize(): void {
+    this.logger.setMainLogger(this.constructor.name);
+  }
+
+  /** The queue to consume. */
+  setQueue(name: string): this {
+    this.#queue = name;
+    return this;
+  }
+
+  /** The queue set by `setQueue()`. */
+  get queue(): string {
+    return this.#queue;
+  }
+
+  /** Handles one message. Settle it with `message.ack()`, `nack()` or `reject(reason)`. */
+  abstract callback(message: MessageAdapter): Promise<void> | void;
+
+  /**
+   * Runs once for each message whose callback was interrupted (see {@link ShutdownReason}). The default logs
+   * CRITICAL and nacks, so the message goes back to the queue for another attempt. With `isolation: 'thread'`
+   * it runs on a fresh instance in its own isolate: state set by `callback()` is not visible here.
+   */
+  async shutdown(message: MessageAdapter, reason: ShutdownReason, error?: unknown): Promise<void> {
+    this.logger.critical(`callback interrupted (${reason}); message nacked for another attempt`, {
+      reason,
+      messageId: message.messageId,
+      attempt: message.attempt,
+      ...(error !== undefined ? { err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) } : {}),
+    });
+    if (!message.settled) message.nack();
+  }
+}
+
+/** The settings a task instance carries after `initialize()`. */
+export function readSettings(task: WorkerTask): Partial<WorkerSettings> {
+  return {
+    queue: task.queue,
+    ttl: task.ttl,
+    prefetch: task.prefetch,
+    maxMessages: task.maxMessages,
+    memoryLimitMb: task.memoryLimitMb,
+    maxAttempts: task.maxAttempts,
+    stopTimeout: task.stopTimeout,
+    isolation: task.isolation,
+    queueType: task.queueType,
+    spareMemoryMultiplier: task.spareMemoryMultiplier,
+  };
+}
+
+/** Writes the final settings back, so that a callback reading `this.prefetch` sees the value in force. */
+export function applySettings(task: WorkerTask, settings: WorkerSettings): void {
+  const { queue, ...rest } = settings;
+  task.setQueue(queue);
+  Object.assign(task, rest);
+}
+
+export type WorkerTaskClass = new () => WorkerTask;
+
+export function isWorkerTaskClass(value: unknown): value is WorkerTaskClass {
+  return typeof value === 'function' && (value as unknown as Record<symbol, unknown>)[WORKER_TASK_BRAND] === true;
+}
