@@ -3,11 +3,24 @@ import { Command, CommanderError } from 'commander';
 import { exitCodeFor, ExitCode } from '../errors.js';
 import { registerPublish } from './publish.js';
 import { registerRun } from './run.js';
+import { registerReload, registerScale } from './scale.js';
+import { registerStatus } from './status.js';
+import { registerSupervise } from './supervise.js';
+import { registerSupervisordConf, registerSystemdUnit } from './supervisord-conf.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** Each command registers itself; adding one is one line here. */
-const COMMANDS: Array<(program: Command) => void> = [registerRun, registerPublish];
+const COMMANDS: Array<(program: Command) => void> = [
+  registerRun,
+  registerPublish,
+  registerSupervise,
+  registerStatus,
+  registerScale,
+  registerReload,
+  registerSupervisordConf,
+  registerSystemdUnit,
+];
 
 /** Runs the CLI; resolves to the exit code. Errors are one line on stderr, never a bare stack trace. */
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,172 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { describeIssues, settingsSchema, type SettingsOverrides, type WorkerSettings } from '../worker/options.js';
+import { RUN_FLAGS } from '../cli/run-flags.js';
+
+/** Looked for, in this order, in the working directory (or in the directory given as `[config]`). */
+export const CONFIG_FILE_NAMES = [
+  'rabbit-worker.config.ts',
+  'rabbit-worker.config.mts',
+  'rabbit-worker.config.js',
+  'rabbit-worker.config.mjs',
+  'rabbit-worker.config.json',
+  'rabbit-worker.config.yaml',
+  'rabbit-worker.config.yml',
+] as const;
+
+/** The control endpoint's port when the config file names none. */
+export const DEFAULT_CONTROL_PORT = 9325;
+/** A process counts as started once it is consuming and has been up this long. */
+export const DEFAULT_START_SECONDS = 1;
+/** Failed starts retried before a process goes FATAL (as supervisord's `startretries`). */
+export const DEFAULT_START_RETRIES = 3;
+/** Added to `stopTimeout` before a stopping process is SIGKILLed: time for `shutdown()` and closing. */
+export const STOP_MARGIN_SECONDS = 10;
+/** `stopTimeout` of a worker whose config does not override it (the framework's default). */
+export const DEFAULT_STOP_TIMEOUT = 30;
+
+const TYPE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const envValue = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
+
+/** One worker type: the supervisor's own keys plus any `run` override (validated by the worker's schema). */
+const workerTypeSchema = settingsSchema.partial().extend({
+  file: z.string().min(1, 'required: the worker file'),
+  processes: z.number().int().min(0).max(256).default(1),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'), envValue).default({}),
+  /** AMQP URL(s), comma-separated; given to the child as AMQP_URL (never on its command line). */
+  url: z.string().min(1).optional(),
+  connectAttempts: z.number().int().min(1).max(1000).optional(),
+  startSeconds: z.number().positive().max(3600).optional(),
+  startRetries: z.number().int().min(0).max(1000).default(DEFAULT_START_RETRIES),
+  /** SIGTERM → SIGKILL delay; default `stopTimeout` + 10 s. */
+  stopWaitSeconds: z.number().positive().max(86_400).optional(),
+});
+
+const configSchema = z.strictObject({
+  workers: z.record(z.string(), workerTypeSchema),
+  control: z.strictObject({ port: z.number().int().min(1).max(65535).default(DEFAULT_CONTROL_PORT) }).default({ port: DEFAULT_CONTROL_PORT }),
+  /** Default AMQP URL(s) for every type. */
+  url: z.string().min(1).optional(),
+});
+
+/** What a config file may contain, for `defineConfig` in a TypeScript config. */
+export type SupervisorConfigInput = z.input<typeof configSchema>;
+
+/** Types a TypeScript/JavaScript config file: `export default defineConfig({ workers: { … } })`. */
+export function defineConfig(config: SupervisorConfigInput): SupervisorConfigInput {
+  return config;
+}
+
+/** One worker type, resolved: absolute file, defaults applied. */
+export interface WorkerTypeConfig {
+  name: string;
+  /** Absolute path of the worker file. */
+  file: string;
+  processes: number;
+  env: Record<string, string>;
+  /** The `run` overrides (ttl, prefetch, …), already valid for the worker's schema. */
+  overrides: SettingsOverrides;
+  url?: string;
+  connectAttempts?: number;
+  startSeconds: number;
+  startRetries: number;
+  /** Seconds between SIGTERM and SIGKILL when the process is stopped. */
+  stopWaitSeconds: number;
+}
+
+export interface SupervisorConfig {
+  /** Absolute path of the config file. */
+  path: string;
+  /** Its directory: worker files and the processes' working directory are relative to it. */
+  dir: string;
+  workers: WorkerTypeConfig[];
+  control: { host: '127.0.0.1'; port: number };
+}
+
+/** `[config]` → the config file's absolute path: a file, a directory to search, or the cwd. */
+export function findConfigFile(given?: string, cwd = process.cwd()): string {
+  const target = given === undefined ? cwd : resolve(cwd, given);
+  if (given !== undefined && existsSync(target) && statSync(target).isFile()) return target;
+  if (given !== undefined && !existsSync(target)) throw new ConfigError(`config file not found: ${target}`);
+  for (const name of CONFIG_FILE_NAMES) {
+    const candidate = join(target, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new ConfigError(`no config file in ${target}: create rabbit-worker.config.yaml (or .ts, .js, .json), or pass its path`);
+}
+
+async function readRaw(path: string): Promise<unknown> {
+  const ext = extname(path).toLowerCase();
+  try {
+    if (ext === '.json') return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    if (ext === '.yaml' || ext === '.yml') return parseYaml(readFileSync(path, 'utf8')) as unknown;
+  } catch (error) {
+    throw new ConfigError(`${path}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unreadable'}`);
+  }
+  if (['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'].includes(ext)) {
+    // a fresh query string, so that a reload reads the file again instead of the module cache
+    const url = `${pathToFileURL(path).href}?t=${Date.now()}`;
+    const module = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+    let value: unknown = module.default;
+    if (value !== null && typeof value === 'object' && 'default' in value && !('workers' in value)) value = (value as { default: unknown }).default;
+    if (typeof value === 'function') value = await (value as () => unknown)();
+    if (value === undefined) throw new ConfigError(`${path} has no default export: write "export default { workers: { … } }"`);
+    return value;
+  }
+  throw new ConfigError(`${path}: unsupported config file extension "${ext}" (use .ts, .js, .json, .yaml or .yml)`);
+}
+
+/** Parses and validates a config object; `path` is where it came from (for messages and relative files). */
+export function parseConfig(raw: unknown, path: string): SupervisorConfig {
+  const rawWorkers = (raw as { workers?: unknown } | null)?.workers;
+  if (rawWorkers !== null && typeof rawWorkers === 'object') {
+    const bad = Object.keys(rawWorkers).find((name) => !TYPE_NAME.test(name));
+    if (bad !== undefined) {
+      throw new ConfigError(`${path}: workers."${bad}": worker type names are 1-64 letters, digits, ".", "_" and "-" (they name processes, programs and units)`);
+    }
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(`${path}: ${describeIssues(result.error)}`);
+  const dir = dirname(path);
+  const workers: WorkerTypeConfig[] = [];
+  for (const [name, entry] of Object.entries(result.data.workers)) {
+    const { file, processes, env, url, connectAttempts, startSeconds, startRetries, stopWaitSeconds, ...rest } = entry;
+    const overrides: SettingsOverrides = {};
+    for (const key of Object.keys(RUN_FLAGS) as Array<keyof WorkerSettings>) {
+      if (rest[key] !== undefined) (overrides as Record<string, unknown>)[key] = rest[key];
+    }
+    const absolute = isAbsolute(file) ? file : resolve(dir, file);
+    if (!existsSync(absolute)) throw new ConfigError(`${path}: workers.${name}.file: not found: ${absolute}`);
+    const ttl = overrides.ttl ?? 0;
+    const start = startSeconds ?? (ttl > 0 ? Math.min(DEFAULT_START_SECONDS, ttl) : DEFAULT_START_SECONDS);
+    if (ttl > 0 && start > ttl) {
+      throw new ConfigError(`${path}: workers.${name}.startSeconds (${start}) must not exceed its ttl (${ttl}), or every TTL exit would count as a failed start`);
+    }
+    const typeUrl = url ?? result.data.url;
+    workers.push({
+      name,
+      file: absolute,
+      processes,
+      env,
+      overrides,
+      ...(typeUrl !== undefined ? { url: typeUrl } : {}),
+      ...(connectAttempts !== undefined ? { connectAttempts } : {}),
+      startSeconds: start,
+      startRetries,
+      stopWaitSeconds: stopWaitSeconds ?? (overrides.stopTimeout ?? DEFAULT_STOP_TIMEOUT) + STOP_MARGIN_SECONDS,
+    });
+  }
+  return { path, dir, workers, control: { host: '127.0.0.1', port: result.data.control.port } };
+}
+
+/** Finds, reads and validates the config file. Every problem is a one-line {@link ConfigError} (exit code 2). */
+export async function loadConfig(given?: string, cwd = process.cwd()): Promise<SupervisorConfig> {
+  const path = findConfigFile(given, cwd);
+  return parseConfig(await readRaw(path), path);
+}

@@ -1,0 +1,78 @@
+import type { Server } from 'node:http';
+import { ExitCode } from '../errors.js';
+import { createPino, Logger } from '../log/logger.js';
+import { loadConfig } from './config.js';
+import { startControlServer } from './control-server.js';
+import { outputFormat } from './output.js';
+import { Supervisor, type ReloadSummary } from './supervisor.js';
+
+export interface SuperviseOptions {
+  /** Config file, or a directory to look in; default: the working directory. */
+  config?: string;
+  /** Overrides `control.port` (0 = any free port, logged). */
+  port?: number;
+}
+
+/**
+ * `rabbit-worker supervise`: loads and validates the config (a bad one throws ConfigError before anything
+ * starts), opens the control endpoint, starts every process, and runs until SIGTERM/SIGINT.
+ * SIGHUP (or POST /reload) reads the config again. Resolves to the exit code.
+ */
+export async function supervise(options: SuperviseOptions = {}): Promise<number> {
+  const config = await loadConfig(options.config);
+  const logger = new Logger(createPino({ base: { worker: 'supervisor' } }));
+  const supervisor = new Supervisor(config, { logger, format: outputFormat() });
+
+  let reloading: Promise<ReloadSummary> | undefined;
+  const reload = (): Promise<ReloadSummary> => {
+    reloading ??= (async () => {
+      try {
+        return supervisor.reload(await loadConfig(config.path));
+      } finally {
+        reloading = undefined;
+      }
+    })();
+    return reloading;
+  };
+
+  const control = await startControlServer({ status: () => supervisor.status(), scale: (type, n) => supervisor.scale(type, n), reload }, options.port ?? config.control.port, config.control.host);
+  logger.info(`control endpoint on http://${config.control.host}:${control.port} (GET /status, POST /scale, POST /reload)`, { controlPort: control.port });
+
+  let firstSignalAt = 0;
+  let onStop: (signal: NodeJS.Signals) => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    onStop = (signal: NodeJS.Signals): void => {
+      // the same signal sent to a whole process group (`timeout`, some init systems) arrives twice at once:
+      // only a second one at least a second later means "now"
+      if (firstSignalAt > 0) {
+        if (Date.now() - firstSignalAt < 1000) return;
+        logger.warn(`${signal} again: killing every process now`);
+        supervisor.killAll();
+        return;
+      }
+      firstSignalAt = Date.now();
+      logger.info(`${signal} received: stopping every process gracefully (send it again to kill them)`);
+      void supervisor.stop().then(() => resolve());
+    };
+  });
+  const onHup = (): void => {
+    logger.info('SIGHUP received: reloading the configuration');
+    reload().catch((error: unknown) => logger.error(`reload failed, the running configuration stays: ${(error as Error).message}`));
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHup);
+
+  supervisor.start();
+  await done;
+  process.off('SIGTERM', onStop);
+  process.off('SIGINT', onStop);
+  process.off('SIGHUP', onHup);
+  await closeServer(control.server);
+  return ExitCode.OK;
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

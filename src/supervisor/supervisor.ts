@@ -1,0 +1,422 @@
+import type { Logger } from '../log/logger.js';
+import type { WorkerState } from '../worker/status-report.js';
+import { WorkerChild, type ChildExit } from './child.js';
+import { processName } from './command.js';
+import { STOP_MARGIN_SECONDS, type SupervisorConfig, type WorkerTypeConfig } from './config.js';
+import type { OutputFormat } from './output.js';
+import { decideRestart, describeExit, type SlotCounters } from './restart-policy.js';
+
+/**
+ * - `starting`: spawned; not yet consuming for `startSeconds`;
+ * - `running`: started (a later failure restarts it with backoff);
+ * - `backoff`: ended with a failure; waiting to be started again;
+ * - `stopping`: SIGTERM sent (scale down, reload, shutdown); its in-flight messages finish;
+ * - `exited`: stopped by the supervisor, about to leave the table;
+ * - `fatal`: will not be started again until a reload (exit code 2, or too many failed starts).
+ */
+export type ProcessState = 'starting' | 'running' | 'backoff' | 'stopping' | 'exited' | 'fatal';
+
+export interface LastExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** ISO time. */
+  at: string;
+  /** `code 0`, `signal SIGKILL (killed: …)`. */
+  description: string;
+}
+
+/** One row of `rabbit-worker status`. */
+export interface ProcessStatus {
+  type: string;
+  name: string;
+  state: ProcessState;
+  pid: number | null;
+  uptimeSeconds: number | null;
+  /** How many times this slot was started again. */
+  restarts: number;
+  lastExit: LastExitInfo | null;
+  /** Messages handled by the current process. */
+  handled: number;
+  /** Messages handled by every process this slot ran since the supervisor started. */
+  handledTotal: number;
+  inflight: number;
+  inflightIds: string[];
+  /** What the worker itself last reported (starting, running, draining, stopped). */
+  workerState: WorkerState | null;
+  fatalReason?: string;
+}
+
+export interface TypeStatus {
+  name: string;
+  file: string;
+  desired: number;
+  running: number;
+  fatal: number;
+}
+
+export interface SupervisorStatus {
+  pid: number;
+  config: string;
+  uptimeSeconds: number;
+  stopping: boolean;
+  types: TypeStatus[];
+  processes: ProcessStatus[];
+}
+
+interface Slot {
+  type: WorkerTypeConfig;
+  index: number;
+  name: string;
+  state: ProcessState;
+  child: WorkerChild | undefined;
+  started: boolean;
+  restarts: number;
+  counters: SlotCounters;
+  lastExit: LastExitInfo | null;
+  handledTotal: number;
+  timer: NodeJS.Timeout | undefined;
+  fatalReason?: string;
+}
+
+interface TypeEntry {
+  config: WorkerTypeConfig;
+  desired: number;
+  /** Active slots, indexes 1..desired. */
+  slots: Slot[];
+}
+
+export interface SupervisorOptions {
+  logger: Logger;
+  format: OutputFormat;
+  /** Where children's tagged lines go. @default stdout */
+  write?: (line: string) => void;
+}
+
+export interface ReloadSummary {
+  added: string[];
+  removed: string[];
+  restarted: string[];
+  scaled: string[];
+  retried: string[];
+}
+
+/** Everything but the process count: a change there means the type's processes must be replaced. */
+function specOf(type: WorkerTypeConfig): string {
+  const { processes: _processes, ...rest } = type;
+  return JSON.stringify(rest);
+}
+
+/**
+ * The embedded process manager: a table of process slots per worker type, each with an explicit state,
+ * restarted by the policy of {@link decideRestart}; scaling, reload and a graceful stop.
+ */
+export class Supervisor {
+  readonly #types = new Map<string, TypeEntry>();
+  /** Slots stopped on purpose (scale down, reload, shutdown), until their process exits. */
+  readonly #retiring = new Set<Slot>();
+  readonly #logger: Logger;
+  readonly #format: OutputFormat;
+  readonly #write: (line: string) => void;
+  readonly #startedAt = Date.now();
+  #config: SupervisorConfig;
+  #stopping: Promise<{ durationMs: number; killed: number }> | undefined;
+  #drained: Array<() => void> = [];
+
+  constructor(config: SupervisorConfig, options: SupervisorOptions) {
+    this.#config = config;
+    this.#logger = options.logger;
+    this.#format = options.format;
+    this.#write = options.write ?? ((line) => void process.stdout.write(`${line}\n`));
+  }
+
+  get config(): SupervisorConfig {
+    return this.#config;
+  }
+
+  /** Starts `processes` processes of every type. */
+  start(): void {
+    for (const type of this.#config.workers) {
+      this.#types.set(type.name, { config: type, desired: 0, slots: [] });
+      this.#setDesired(type.name, type.processes);
+    }
+    const total = this.#config.workers.reduce((sum, t) => sum + t.processes, 0);
+    this.#logger.info(`supervising ${this.#config.workers.length} worker type(s), ${total} process(es)`, {
+      config: this.#config.path,
+      types: Object.fromEntries(this.#config.workers.map((t) => [t.name, t.processes])),
+    });
+  }
+
+  /** Changes the number of processes of `type`; extra processes stop gracefully. */
+  scale(type: string, n: number): TypeStatus {
+    if (this.#stopping !== undefined) throw new Error('the supervisor is stopping');
+    if (!this.#types.has(type)) throw new Error(`unknown worker type "${type}" (known: ${[...this.#types.keys()].join(', ') || 'none'})`);
+    if (!Number.isInteger(n) || n < 0 || n > 256) throw new Error(`process count must be an integer from 0 to 256, got ${String(n)}`);
+    const before = this.#types.get(type)?.desired ?? 0;
+    this.#setDesired(type, n);
+    this.#logger.info(`scaled ${type} from ${before} to ${n} process(es)`, { type, from: before, to: n });
+    return this.#typeStatus(type);
+  }
+
+  /**
+   * Applies a new config: new types start, removed types stop, types whose settings changed are replaced
+   * (new processes start while the old ones finish their messages), counts change, FATAL processes of
+   * unchanged types are tried again (their file may have been fixed). Runtime `scale` counts are reset.
+   */
+  reload(next: SupervisorConfig): ReloadSummary {
+    if (this.#stopping !== undefined) throw new Error('the supervisor is stopping');
+    const summary: ReloadSummary = { added: [], removed: [], restarted: [], scaled: [], retried: [] };
+    const names = new Set(next.workers.map((t) => t.name));
+    for (const [name, entry] of this.#types) {
+      if (names.has(name)) continue;
+      entry.slots.splice(0).forEach((slot) => this.#retire(slot));
+      this.#types.delete(name);
+      summary.removed.push(name);
+    }
+    for (const type of next.workers) {
+      const entry = this.#types.get(type.name);
+      if (entry === undefined) {
+        this.#types.set(type.name, { config: type, desired: 0, slots: [] });
+        summary.added.push(type.name);
+      } else if (specOf(entry.config) !== specOf(type)) {
+        entry.config = type;
+        entry.slots.splice(0).forEach((slot) => this.#retire(slot));
+        entry.desired = 0;
+        summary.restarted.push(type.name);
+      } else {
+        entry.config = type;
+        for (const slot of entry.slots.filter((s) => s.state === 'fatal')) {
+          slot.type = type;
+          slot.counters = { failures: 0, startFailures: 0 };
+          delete slot.fatalReason;
+          this.#spawn(slot);
+          summary.retried.push(slot.name);
+        }
+        if (entry.desired !== type.processes) summary.scaled.push(type.name);
+      }
+      this.#setDesired(type.name, type.processes);
+    }
+    this.#config = next;
+    this.#logger.info('configuration reloaded', { ...summary });
+    return summary;
+  }
+
+  /** SIGTERM to every process; each gets its stop wait, then SIGKILL. Resolves once every process ended. */
+  stop(): Promise<{ durationMs: number; killed: number }> {
+    this.#stopping ??= this.#stopAll();
+    return this.#stopping;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
+  /** SIGKILL to every process and its group, at once (a second SIGINT). */
+  killAll(): void {
+    for (const slot of this.#allSlots()) slot.child?.kill();
+  }
+
+  async #stopAll(): Promise<{ durationMs: number; killed: number }> {
+    const started = Date.now();
+    let killed = 0;
+    const exits: Array<Promise<ChildExit>> = [];
+    for (const entry of this.#types.values()) {
+      for (const slot of entry.slots.splice(0)) this.#retire(slot);
+      entry.desired = 0;
+    }
+    for (const slot of this.#retiring) if (slot.child) exits.push(slot.child.exited.then((exit) => (exit.killed && (killed += 1), exit)));
+    const count = exits.length;
+    this.#logger.info(`stopping ${count} process(es)`);
+    if (this.#retiring.size > 0) await new Promise<void>((resolve) => this.#drained.push(resolve));
+    await Promise.all(exits);
+    const durationMs = Date.now() - started;
+    this.#logger.info(`stopped ${count} process(es) in ${durationMs} ms`, { durationMs, killed });
+    return { durationMs, killed };
+  }
+
+  status(): SupervisorStatus {
+    const now = Date.now();
+    const processes: ProcessStatus[] = [];
+    for (const entry of this.#types.values()) for (const slot of entry.slots) processes.push(this.#slotStatus(slot, now));
+    for (const slot of this.#retiring) processes.push(this.#slotStatus(slot, now));
+    processes.sort((a, b) => a.name.localeCompare(b.name) || (a.state === 'stopping' ? -1 : 1));
+    return {
+      pid: process.pid,
+      config: this.#config.path,
+      uptimeSeconds: Math.round((now - this.#startedAt) / 1000),
+      stopping: this.#stopping !== undefined,
+      types: [...this.#types.keys()].map((name) => this.#typeStatus(name)),
+      processes,
+    };
+  }
+
+  #typeStatus(name: string): TypeStatus {
+    const entry = this.#types.get(name);
+    if (entry === undefined) throw new Error(`unknown worker type "${name}"`);
+    return {
+      name,
+      file: entry.config.file,
+      desired: entry.desired,
+      running: entry.slots.filter((s) => s.state === 'running').length,
+      fatal: entry.slots.filter((s) => s.state === 'fatal').length,
+    };
+  }
+
+  #slotStatus(slot: Slot, now: number): ProcessStatus {
+    const child = slot.child;
+    const report = child?.report;
+    return {
+      type: slot.type.name,
+      name: slot.name,
+      state: slot.state,
+      pid: child?.alive ? (child.pid ?? null) : null,
+      uptimeSeconds: child?.alive ? Math.round(child.uptimeMs(now) / 1000) : null,
+      restarts: slot.restarts,
+      lastExit: slot.lastExit,
+      handled: report?.handled ?? 0,
+      handledTotal: slot.handledTotal + (report?.handled ?? 0),
+      inflight: report?.inflight ?? 0,
+      inflightIds: report?.inflightIds ?? [],
+      workerState: report?.state ?? null,
+      ...(slot.fatalReason !== undefined ? { fatalReason: slot.fatalReason } : {}),
+    };
+  }
+
+  *#allSlots(): Generator<Slot> {
+    for (const entry of this.#types.values()) yield* entry.slots;
+    yield* this.#retiring;
+  }
+
+  #setDesired(name: string, n: number): void {
+    const entry = this.#types.get(name);
+    if (entry === undefined) return;
+    entry.desired = n;
+    while (entry.slots.length > n) {
+      const slot = entry.slots.pop();
+      if (slot) this.#retire(slot);
+    }
+    while (entry.slots.length < n) {
+      const slot: Slot = {
+        type: entry.config,
+        index: entry.slots.length + 1,
+        name: processName(name, entry.slots.length + 1),
+        state: 'starting',
+        child: undefined,
+        started: false,
+        restarts: -1,
+        counters: { failures: 0, startFailures: 0 },
+        lastExit: null,
+        handledTotal: 0,
+        timer: undefined,
+      };
+      entry.slots.push(slot);
+      this.#spawn(slot);
+    }
+  }
+
+  #spawn(slot: Slot): void {
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    slot.state = 'starting';
+    slot.started = false;
+    slot.restarts += 1;
+    const child = new WorkerChild({
+      type: slot.type,
+      proc: slot.name,
+      cwd: this.#config.dir,
+      format: this.#format,
+      write: this.#write,
+      onReport: (report) => {
+        if (report.state !== 'running' || slot.child !== child || slot.started || slot.timer !== undefined) return;
+        const wait = Math.max(0, slot.type.startSeconds * 1000 - child.uptimeMs());
+        slot.timer = setTimeout(() => {
+          slot.timer = undefined;
+          if (slot.child !== child || !child.alive || slot.state !== 'starting') return;
+          slot.started = true;
+          slot.state = 'running';
+          slot.counters.startFailures = 0;
+          this.#logger.info(`${slot.name} running`, { proc: slot.name, childPid: child.pid, startMs: child.uptimeMs() });
+        }, wait);
+      },
+    });
+    slot.child = child;
+    this.#logger.info(`${slot.name} spawned`, { proc: slot.name, childPid: child.pid, restarts: slot.restarts });
+    void child.exited.then((exit) => this.#onExit(slot, child, exit));
+  }
+
+  #retire(slot: Slot): void {
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    const child = slot.child;
+    if (child === undefined || !child.alive) {
+      slot.state = 'exited';
+      return;
+    }
+    slot.state = 'stopping';
+    this.#retiring.add(slot);
+    const reported = child.report?.stopTimeout;
+    const wait = Math.max(slot.type.stopWaitSeconds, reported !== undefined ? reported + STOP_MARGIN_SECONDS : 0);
+    this.#logger.info(`${slot.name} stopping (SIGTERM; SIGKILL after ${wait} s)`, { proc: slot.name, childPid: child.pid, inflight: child.report?.inflight ?? null });
+    void child.stop(wait);
+  }
+
+  #onExit(slot: Slot, child: WorkerChild, exit: ChildExit): void {
+    if (slot.child !== child) return;
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    slot.handledTotal += child.report?.handled ?? 0;
+    const description = describeExit(exit.code, exit.signal);
+    slot.lastExit = { code: exit.code, signal: exit.signal, at: new Date(exit.at).toISOString(), description };
+    const report = child.report;
+    const fields = {
+      proc: slot.name,
+      childPid: child.pid,
+      code: exit.code,
+      signal: exit.signal,
+      uptimeMs: child.uptimeMs(),
+      handled: report?.handled ?? 0,
+      inflightIds: report?.inflightIds ?? [],
+      ...(report !== undefined ? { reportAgeMs: Date.now() - report.at } : {}),
+    };
+    if (this.#retiring.has(slot)) {
+      this.#retiring.delete(slot);
+      slot.state = 'exited';
+      if (exit.killed) this.#logger.error(`${slot.name} (pid ${child.pid}) was killed with its process group (SIGKILL)`, fields);
+      else this.#logger.info(`${slot.name} stopped (${description})`, fields);
+      if (this.#retiring.size === 0) this.#drained.splice(0).forEach((resolve) => resolve());
+      return;
+    }
+    slot.child = undefined;
+    const abnormal = exit.signal !== null || exit.code !== 0;
+    if (abnormal) {
+      const held = fields.inflightIds.length > 0 ? `; it was handling ${fields.inflightIds.join(', ')}` : '';
+      const tail = child.stderrTail.length > 0 ? { stderr: child.stderrTail.slice(-5) } : {};
+      const oom = child.stderrTail.some((line) => line.includes('heap out of memory')) ? ' (JavaScript heap out of memory)' : '';
+      this.#logger.critical(`${slot.name} (pid ${child.pid}) ended abnormally: ${description}${oom}${held}`, { ...fields, ...tail });
+    }
+    const decision = decideRestart({ code: exit.code, signal: exit.signal, started: slot.started, uptimeMs: child.uptimeMs() }, slot.counters, slot.type.startRetries);
+    if (decision.action === 'fatal') {
+      slot.state = 'fatal';
+      slot.fatalReason =
+        decision.reason === 'config-error'
+          ? `exit code 2: configuration error (not restarted; fix it and reload)`
+          : `failed to start ${slot.counters.startFailures} time(s) in a row (startRetries ${slot.type.startRetries}, startSeconds ${slot.type.startSeconds})`;
+      this.#logger.critical(`${slot.name} is FATAL: ${slot.fatalReason}`, { proc: slot.name, type: slot.type.name, reason: decision.reason, stderr: child.stderrTail.slice(-5) });
+      const entry = this.#types.get(slot.type.name);
+      if (entry !== undefined && entry.slots.every((s) => s.state === 'fatal')) {
+        this.#logger.critical(`worker type ${slot.type.name} is FATAL: none of its processes runs; the other types keep running`, { type: slot.type.name });
+      }
+      return;
+    }
+    if (decision.delayMs === 0) {
+      this.#logger.info(`${slot.name} exited (${description}): starting a fresh process`, fields);
+      this.#spawn(slot);
+      return;
+    }
+    slot.state = 'backoff';
+    this.#logger.warn(`${slot.name} restarts in ${decision.delayMs} ms (${decision.reason})`, { proc: slot.name, delayMs: decision.delayMs, reason: decision.reason });
+    slot.timer = setTimeout(() => {
+      slot.timer = undefined;
+      if (slot.state === 'backoff') this.#spawn(slot);
+    }, decision.delayMs);
+  }
+}
