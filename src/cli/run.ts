@@ -9,7 +9,7 @@ const HELP: Record<keyof typeof RUN_FLAGS, string> = {
   ttl: 'seconds of process life, then drain and exit 0 (0 = unlimited)',
   prefetch: 'deliveries in flight',
   maxMessages: 'recycle after this many messages (0 = unlimited)',
-  memoryLimitMb: 'heap of the callback isolate, and memory growth that triggers recycling',
+  memoryLimitMb: 'heap of the callback isolate (MB); callbacks holding more heap + Buffers trigger recycling',
   maxAttempts: 'deliveries before a message is dead-lettered',
   stopTimeout: 'seconds in-flight callbacks get after SIGTERM',
   isolation: 'thread (out-of-memory guard) or none',

@@ -107,10 +107,13 @@ export class Consumer {
    * Callbacks were interrupted (`reason`): runs `shutdown()` once per message still running, then nacks
    * whatever `shutdown()` left unsettled, so nothing is lost and nothing is silently acked.
    */
-  async interrupted(reason: ShutdownReason, error: unknown): Promise<void> {
+  async interrupted(reason: ShutdownReason, error: unknown, options: { cancelFirst?: boolean } = {}): Promise<void> {
+    for (const delivery of this.#helper.armed) delivery.interrupted = true;
+    // A process that is about to die stops deliveries first, so that a nack cannot come straight back to it.
+    if (options.cancelFirst === true) await this.cancel();
     const deliveries = [...this.#helper.armed];
-    if (deliveries.length === 0) return;
     for (const delivery of deliveries) delivery.interrupted = true;
+    if (deliveries.length === 0) return;
     this.#logger.critical(`callbacks interrupted (${reason}); running shutdown() for ${deliveries.length} message(s)`, {
       reason,
       messageIds: deliveries.map((d) => d.data.properties.messageId),

@@ -52,6 +52,11 @@ export class InlineRunner implements CallbackRunner {
     // A callback on the main thread cannot be stopped from outside; its late settle is ignored.
   }
 
+  memoryMb(): number {
+    const { heapUsed, external } = process.memoryUsage();
+    return (heapUsed + external) / 1048576;
+  }
+
   async close(): Promise<void> {
     this.#adapters.clear();
   }

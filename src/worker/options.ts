@@ -15,7 +15,7 @@ export interface WorkerSettings {
   prefetch: number;
   /** Recycle the process after this many messages. 0 = unlimited. @default 0 */
   maxMessages: number;
-  /** Heap of the callback isolate in MB; the process also recycles once it grew by this much. @default 512 */
+  /** Heap of the callback isolate in MB; between messages the worker recycles once callbacks hold more (heap + Buffers). @default 512 */
   memoryLimitMb: number;
   /** Deliveries before a message is dead-lettered to `<queue>.dlq`. @default 5 */
   maxAttempts: number;

@@ -22,6 +22,11 @@ export interface CallbackRunner {
   shutdown(data: DeliveryData, reason: ShutdownReason, error: unknown): Promise<void>;
   /** Stops the callbacks still running, where that is possible (an isolate is terminated). */
   interrupt(): Promise<void>;
+  /**
+   * Memory the callbacks hold, in MB: heap used plus external memory (Buffers), which a heap limit does
+   * not cap. For an isolate, its latest report. The worker recycles when it passes `memoryLimitMb`.
+   */
+  memoryMb(): number;
   /** Releases everything; no event after it. */
   close(): Promise<void>;
 }

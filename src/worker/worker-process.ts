@@ -150,11 +150,10 @@ class WorkerProcess {
   #schedule(): void {
     const { settings } = this;
     if (settings.ttl > 0) this.#timers.push(setTimeout(() => void this.stop('ttl'), settings.ttl * 1000));
-    const baseline = process.memoryUsage.rss();
     const memory = setInterval(() => {
-      const grownMb = (process.memoryUsage.rss() - baseline) / 1048576;
-      if (grownMb > settings.memoryLimitMb) {
-        this.logger.warn(`memory grew by ${Math.round(grownMb)} MB, more than memoryLimitMb (${settings.memoryLimitMb}); recycling`);
+      const usedMb = this.#runner.memoryMb();
+      if (usedMb > settings.memoryLimitMb) {
+        this.logger.warn(`callbacks hold ${Math.round(usedMb)} MB of heap and buffers, more than memoryLimitMb (${settings.memoryLimitMb}); recycling`);
         void this.stop('memory');
       }
     }, this.options.memoryCheckMs ?? 1000);
@@ -217,7 +216,7 @@ class WorkerProcess {
     this.logger.critical(`${reason} in the worker process: ${error instanceof Error ? error.message : String(error)}`, {
       err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error),
     });
-    await this.#consumer.interrupted(reason, error);
+    await this.#consumer.interrupted(reason, error, { cancelFirst: true });
     await this.stop('fatal', 0);
   }
 }

@@ -33,7 +33,7 @@ export abstract class WorkerTask {
   prefetch: number = DEFAULT_SETTINGS.prefetch;
   /** Recycle the process after this many messages. 0 = unlimited. @default 0 */
   maxMessages: number = DEFAULT_SETTINGS.maxMessages;
-  /** Heap of the callback isolate, in MB; the process also recycles once its memory grew by this much. @default 512 */
+  /** Heap of the callback isolate, in MB; between messages the worker recycles once callbacks hold more (heap + Buffers). @default 512 */
   memoryLimitMb: number = DEFAULT_SETTINGS.memoryLimitMb;
   /** Deliveries before a message goes to `<queue>.dlq` without reaching the callback again. @default 5 */
   maxAttempts: number = DEFAULT_SETTINGS.maxAttempts;

@@ -19,13 +19,24 @@ const post = (message: FromIsolate): void => port.postMessage(message);
 let outbox: CallbackResult[] = [];
 const open = new Map<number, CallbackResult>();
 let scheduled = false;
+let memoryReportedAt = 0;
+
+/** Heap used plus external memory in MB, at most once a second: the main thread recycles on it. */
+function memory(): number | undefined {
+  const now = Date.now();
+  if (now - memoryReportedAt < 1000) return undefined;
+  memoryReportedAt = now;
+  const { heapUsed, external } = process.memoryUsage();
+  return (heapUsed + external) / 1048576;
+}
 
 function flush(): void {
   scheduled = false;
   if (outbox.length === 0) return;
   const batch = outbox;
   outbox = [];
-  post({ t: 'results', batch });
+  const mem = memory();
+  post(mem === undefined ? { t: 'results', batch } : { t: 'results', batch, mem });
 }
 
 function record(id: number, update: Partial<CallbackResult>): void {

@@ -63,6 +63,7 @@ export class ThreadRunner implements CallbackRunner {
   #lastCrash = 0;
   #closed = false;
   #spare: Worker | undefined;
+  #memoryMb = 0;
   readonly #shutdowns = new Map<number, PendingShutdown>();
 
   constructor(file: string, settings: WorkerSettings, logger: Logger, logBase: Record<string, unknown>) {
@@ -108,6 +109,10 @@ export class ThreadRunner implements CallbackRunner {
     }
   }
 
+  memoryMb(): number {
+    return this.#memoryMb;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.interrupt();
@@ -148,6 +153,7 @@ export class ThreadRunner implements CallbackRunner {
   #onMessage(isolate: Isolate, message: FromIsolate): void {
     const events = this.#events as RunnerEvents;
     if (message.t === 'results') {
+      if (message.mem !== undefined) this.#memoryMb = message.mem;
       for (const result of message.batch) {
         if (result.s !== undefined) events.settle(result.id, result.s);
         if (result.done === true) events.done(result.id, result.e);
