@@ -19,24 +19,20 @@ const post = (message: FromIsolate): void => port.postMessage(message);
 let outbox: CallbackResult[] = [];
 const open = new Map<number, CallbackResult>();
 let scheduled = false;
-let memoryReportedAt = 0;
 
-/** Heap used plus external memory in MB, at most once a second: the main thread recycles on it. */
-function memory(): number | undefined {
-  const now = Date.now();
-  if (now - memoryReportedAt < 1000) return undefined;
-  memoryReportedAt = now;
+// Heap used plus external memory (Buffers, which the heap limit does not cap), once a second: the main
+// thread recycles the worker on it. Off the per-message path.
+setInterval(() => {
   const { heapUsed, external } = process.memoryUsage();
-  return (heapUsed + external) / 1048576;
-}
+  post({ t: 'memory', mb: (heapUsed + external) / 1048576 });
+}, 1000).unref();
 
 function flush(): void {
   scheduled = false;
   if (outbox.length === 0) return;
   const batch = outbox;
   outbox = [];
-  const mem = memory();
-  post(mem === undefined ? { t: 'results', batch } : { t: 'results', batch, mem });
+  post({ t: 'results', batch });
 }
 
 function record(id: number, update: Partial<CallbackResult>): void {

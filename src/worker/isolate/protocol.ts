@@ -26,7 +26,8 @@ export type ToIsolate =
 export type FromIsolate =
   | { t: 'ready' }
   | { t: 'load-error'; error: ErrorInfo }
-  | { t: 'results'; batch: CallbackResult[]; mem?: number }
+  | { t: 'results'; batch: CallbackResult[] }
+  | { t: 'memory'; mb: number }
   | { t: 'shutdown-settle'; id: number; s: Settlement }
   | { t: 'shutdown-done'; id: number; e?: ErrorInfo }
   | { t: 'fatal'; reason: ShutdownReason; error: ErrorInfo };

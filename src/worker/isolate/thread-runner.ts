@@ -152,12 +152,12 @@ export class ThreadRunner implements CallbackRunner {
 
   #onMessage(isolate: Isolate, message: FromIsolate): void {
     const events = this.#events as RunnerEvents;
-    if (message.t === 'results') {
-      if (message.mem !== undefined) this.#memoryMb = message.mem;
-      for (const result of message.batch) {
+    if (message.t === 'results') {      for (const result of message.batch) {
         if (result.s !== undefined) events.settle(result.id, result.s);
         if (result.done === true) events.done(result.id, result.e);
       }
+    } else if (message.t === 'memory') {
+      this.#memoryMb = message.mb;
     } else if (message.t === 'fatal') {
       isolate.fatal = { reason: message.reason, error: fromErrorInfo(message.error) };
     }

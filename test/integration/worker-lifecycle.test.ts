@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { closeConnection, declareQueue, deleteQueues, depth, drain, eventually, publish, uniqueQueue, withChannel } from '../helpers/broker.js';
+import { consuming, fixture, runWorker, type Proc } from '../helpers/process.js';
+
+const WORKER = fixture('behave-worker.ts');
+
+describe('worker lifecycle: recycling, configuration, broker', () => {
+  const queues: string[] = [];
+  const procs: Proc[] = [];
+  after(async () => {
+    procs.forEach((p) => p.kill('SIGKILL'));
+    await deleteQueues(...queues);
+    await closeConnection();
+  });
+  const track = (p: Proc): Proc => (procs.push(p), p);
+  const queue = (prefix: string): string => {
+    const q = uniqueQueue(prefix);
+    queues.push(q);
+    return q;
+  };
+
+  it('TTL reached mid-stream: stops taking messages, finishes those in flight, exits 0; a second worker handles the rest, nothing lost', async () => {
+    const q = queue('ttl');
+    await declareQueue(q);
+    const total = 60;
+    for (let i = 0; i < total; i++) await publish(q, { do: 'sleep', ms: 200 }, { messageId: `m-${i}` });
+    const first = track(runWorker(WORKER, ['--ttl', '1', '--prefetch', '5'], { QUEUE: q }));
+    const { code } = await first.exit(30_000);
+    assert.equal(code, 0);
+    const stopped = first.lines.find((l) => l.cause === 'ttl');
+    assert.ok(stopped, 'stopped for its TTL');
+    const handledFirst = new Set(first.messages('handled').map((l) => l.messageId));
+    assert.ok(handledFirst.size > 0 && handledFirst.size < total, `the first worker handled part of the stream (${handledFirst.size})`);
+    // every callback the first worker started, it finished
+    assert.equal(first.messages('callback').length, handledFirst.size);
+    const second = track(runWorker(WORKER, ['--max-messages', String(total - handledFirst.size)], { QUEUE: q }));
+    assert.equal((await second.exit(60_000)).code, 0);
+    const handledSecond = new Set(second.messages('handled').map((l) => l.messageId));
+    const all = new Set([...handledFirst, ...handledSecond]);
+    assert.equal(all.size, total, 'every message handled');
+    assert.equal([...handledFirst].filter((id) => handledSecond.has(id)).length, 0, 'no duplicates: the first worker acked what it handled');
+    assert.equal(await depth(q), 0);
+  });
+
+  it('maxMessages: recycles after that many messages, exit 0, the rest stay queued', async () => {
+    const q = queue('max');
+    await declareQueue(q);
+    for (let i = 0; i < 5; i++) await publish(q, { do: 'ack' }, { messageId: `m-${i}` });
+    const worker = track(runWorker(WORKER, ['--max-messages', '3'], { QUEUE: q }));
+    assert.equal((await worker.exit()).code, 0);
+    assert.equal(worker.messages('handled').length, 3);
+    assert.ok(worker.lines.some((l) => l.cause === 'max-messages'));
+    assert.equal(await depth(q), 2);
+  });
+
+  it('memoryLimitMb: a callback that keeps Buffers outside the heap gets the process recycled, exit 0', async () => {
+    const q = queue('mem');
+    const worker = track(runWorker(WORKER, ['--memory-limit-mb', '64'], { QUEUE: q }));
+    await consuming(worker);
+    for (let i = 0; i < 8; i++) await publish(q, { do: 'retain', ms: 16 }, { messageId: `m-${i}` });
+    const { code } = await worker.exit(30_000);
+    assert.equal(code, 0);
+    assert.ok(worker.lines.some((l) => l.cause === 'memory'), 'stopped for memory');
+    const handled = worker.messages('handled').length;
+    assert.equal(handled + (await depth(q)), 8, 'handled or still queued: nothing lost');
+  });
+
+  it('bad settings stop before connecting, with one line naming the problem and exit code 2', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[fixture('bad/no-queue.ts')], /no queue configured/],
+      [[fixture('bad/negative-ttl.ts')], /ttl: .*>=0/],
+      [[WORKER, '--isolation', 'process'], /isolation: .*"thread"\|"none"/],
+      [[WORKER, '--prefetch', 'many'], /--prefetch: expected a number, got "many"/],
+      [[fixture('bad/no-default.ts')], /has no WorkerTask default export/],
+      [[fixture('bad/missing.ts')], /worker file not found/],
+    ];
+    for (const [args, pattern] of cases) {
+      // a broker URL that nothing listens on: a configuration error must come before any connection
+      const p = track(runWorker(args[0] as string, [...args.slice(1), '--url', 'amqp://guest:guest@127.0.0.1:1'], { QUEUE: 'never' }));
+      const { code } = await p.exit();
+      assert.equal(code, 2, `exit code 2 for ${args.join(' ')}: ${p.stdout}${p.stderr}`);
+      // a log line from the worker, or the CLI's own line on stderr: one line either way
+      const errors = [...p.lines.filter((l) => l.level === 'error').map((l) => String(l.msg)), ...p.stderr.split('\n').filter(Boolean)];
+      assert.equal(errors.length, 1, `one error line for ${args.join(' ')}: ${errors.join(' | ')}`);
+      assert.match(String(errors[0]), pattern);
+      assert.ok(!p.stdout.includes('connect'), 'no connection attempted');
+    }
+  });
+
+  it('an unreachable broker: a clear error with the password redacted, retries with backoff, then exit code 3', async () => {
+    const p = track(runWorker(WORKER, ['--url', 'amqp://app:s3cret@127.0.0.1:1', '--connect-attempts', '3'], { QUEUE: 'never' }));
+    const { code } = await p.exit();
+    assert.equal(code, 3);
+    assert.ok(!p.stdout.includes('s3cret') && !p.stderr.includes('s3cret'), 'password never printed');
+    assert.equal(p.lines.filter((l) => l.level === 'warn' && /retrying in \d+ ms/.test(String(l.msg))).length, 2);
+    const error = p.lines.find((l) => l.level === 'error');
+    assert.match(String(error?.msg), /RabbitMQ is not reachable at amqp:\/\/app:\*\*\*@127\.0\.0\.1:1.*rabbitmq-server -detached.*ECONNREFUSED after 3 attempts/);
+  });
+
+  it('bad credentials are reported as such, with exit code 3', async () => {
+    const p = track(runWorker(WORKER, ['--url', 'amqp://guest:wrong@127.0.0.1:5672', '--connect-attempts', '1'], { QUEUE: 'never' }));
+    assert.equal((await p.exit()).code, 3);
+    assert.match(String(p.lines.find((l) => l.level === 'error')?.msg), /ACCESS_REFUSED/);
+    assert.ok(!p.stdout.includes('wrong'));
+  });
+
+  it('a queue that exists with other arguments: an error naming the difference, exit code 2', async () => {
+    const q = queue('mismatch');
+    await withChannel((ch) => ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'classic' } }));
+    const p = track(runWorker(WORKER, [], { QUEUE: q }));
+    assert.equal((await p.exit()).code, 2);
+    const error = p.lines.find((l) => l.level === 'error');
+    assert.match(String(error?.msg), new RegExp(`queue "${q}" already exists with other arguments \\(inequivalent arg`));
+  });
+
+  it('a consumer cancelled by the broker (queue deleted) exits 1 for the process manager to restart', async () => {
+    const q = queue('cancel');
+    const worker = track(runWorker(WORKER, [], { QUEUE: q }));
+    await consuming(worker);
+    await withChannel((ch) => ch.deleteQueue(q));
+    assert.equal((await worker.exit()).code, 1);
+    assert.ok(worker.lines.some((l) => l.code === 'CONSUMER_LOST'));
+    await eventually(async () => (await drain(`${q}.dlq`)).length === 0, 5000, 'dlq readable');
+  });
+});
