@@ -69,8 +69,8 @@ export type SettingsOverrides = Partial<WorkerSettings>;
  */
 export function normalizeSettings(fromWorker: Partial<Record<keyof WorkerSettings, unknown>>, overrides: SettingsOverrides = {}): WorkerSettings {
   const merged: Record<string, unknown> = { ...DEFAULT_SETTINGS };
-  for (const [key, value] of Object.entries({ ...fromWorker, ...overrides })) {
-    if (value !== undefined) merged[key] = value;
+  for (const layer of [fromWorker, overrides]) {
+    for (const [key, value] of Object.entries(layer)) if (value !== undefined) merged[key] = value;
   }
   if (merged.queue === undefined) merged.queue = '';
   const result = settingsSchema.safeParse(merged);

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { ErrorCode, Publisher } from '../../src/index.js';
+import { closeConnection, declareQueue, deleteQueues, drain, uniqueQueue } from '../helpers/broker.js';
+import { cli } from '../helpers/process.js';
+
+describe('Publisher', () => {
+  const queues: string[] = [];
+  const publisher = new Publisher();
+  after(async () => {
+    await publisher.close();
+    await deleteQueues(...queues);
+    await closeConnection();
+  });
+
+  it('publishes persistent JSON with a message id, confirmed', async () => {
+    const queue = uniqueQueue('pub');
+    queues.push(queue);
+    await declareQueue(queue);
+    const id = await publisher.publish(queue, { id: 42 });
+    await publisher.publish(queue, Buffer.from([1, 2, 3]), { messageId: 'raw', headers: { tenant: 't1' } });
+    const messages = await drain(queue);
+    assert.equal(messages.length, 2);
+    const [json, raw] = messages;
+    assert.equal(json?.properties.messageId, id);
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.equal(json?.properties.deliveryMode, 2, 'persistent');
+    assert.equal(json?.properties.contentType, 'application/json');
+    assert.deepEqual(JSON.parse(String(json?.content)), { id: 42 });
+    assert.equal(raw?.properties.messageId, 'raw');
+    assert.equal(raw?.properties.headers?.tenant, 't1');
+    assert.deepEqual([...(raw?.content ?? [])], [1, 2, 3]);
+  });
+
+  it('rejects when the queue does not exist: never a silent drop', async () => {
+    const queue = uniqueQueue('missing');
+    await assert.rejects(publisher.publish(queue, { x: 1 }), (error: { code?: string; message: string }) => {
+      assert.equal(error.code, ErrorCode.PUBLISH_UNROUTABLE);
+      assert.match(error.message, new RegExp(`queue "${queue}" does not exist`));
+      return true;
+    });
+    // the publisher still works afterwards
+    const ok = uniqueQueue('after');
+    queues.push(ok);
+    await declareQueue(ok);
+    await publisher.publish(ok, { fine: true });
+    assert.equal((await drain(ok)).length, 1);
+  });
+
+  it('rejects with BROKER_UNREACHABLE, the password redacted, when no broker answers', async () => {
+    const lonely = new Publisher({ url: 'amqp://u:topsecret@127.0.0.1:1', connectAttempts: 1 });
+    await assert.rejects(lonely.publish('q', {}), (error: { code?: string; message: string }) => {
+      assert.equal(error.code, ErrorCode.BROKER_UNREACHABLE);
+      assert.ok(!error.message.includes('topsecret'));
+      assert.match(error.message, /amqp:\/\/u:\*\*\*@127\.0\.0\.1:1/);
+      return true;
+    });
+    await lonely.close();
+  });
+
+  it('rabbit-worker publish: prints the id; a missing queue or bad JSON is one line and a non-zero exit', async () => {
+    const queue = uniqueQueue('cli');
+    queues.push(queue);
+    await declareQueue(queue);
+    const ok = cli(['publish', queue, '{"n":1}', '--message-id', 'cli-1']);
+    assert.equal((await ok.exit()).code, 0);
+    assert.equal(ok.stdout.trim(), 'cli-1');
+    assert.equal((await drain(queue))[0]?.properties.messageId, 'cli-1');
+
+    const missing = cli(['publish', uniqueQueue('nope'), '{}']);
+    assert.equal((await missing.exit()).code, 1);
+    assert.match(missing.stderr, /^rabbit-worker: queue ".*" does not exist: the message was not delivered\n$/);
+
+    const bad = cli(['publish', queue, '{nope']);
+    assert.equal((await bad.exit()).code, 2);
+    assert.match(bad.stderr, /^rabbit-worker: <json> is not valid JSON/);
+  });
+});
