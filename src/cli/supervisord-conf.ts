@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ConfigError } from '../errors.js';
 import { loadConfig } from '../supervisor/config.js';
 import { supervisordConf } from '../supervisor/supervisord.js';
 import { systemdUnits } from '../supervisor/systemd.js';
@@ -10,11 +11,14 @@ export function registerSupervisordConf(program: Command): void {
     .command('supervisord-conf')
     .description('print the [program:…] blocks that run the config file\'s workers under supervisord')
     .argument('[config]', 'config file or directory (default: the working directory)')
-    .option('--log-dir <dir>', 'log files in this directory instead of supervisord\'s own stdout')
+    .option('--log-dir <dir>', 'one rotated log file per process in this directory (default: supervisord\'s childlogdir)')
+    .option('--stdout', 'output into supervisord\'s own stdout (/dev/fd/1), for supervisord in the foreground of a container')
     .option('--prefix <prefix>', 'prefix of the program names', '')
-    .action(async (config: string | undefined, flags: { logDir?: string; prefix: string }) => {
+    .action(async (config: string | undefined, flags: { logDir?: string; stdout?: boolean; prefix: string }) => {
+      if (flags.logDir !== undefined && flags.stdout === true) throw new ConfigError('--log-dir and --stdout: choose one');
       const loaded = await loadConfig(config);
-      process.stdout.write(supervisordConf(loaded, { prefix: flags.prefix, ...(flags.logDir !== undefined ? { logDir: resolve(flags.logDir) } : {}) }));
+      const logs = flags.stdout === true ? 'stdout' : flags.logDir !== undefined ? { dir: resolve(flags.logDir) } : 'auto';
+      process.stdout.write(supervisordConf(loaded, { prefix: flags.prefix, logs }));
     });
 }
 

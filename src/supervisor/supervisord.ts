@@ -4,8 +4,13 @@ import type { SupervisorConfig, WorkerTypeConfig } from './config.js';
 export interface SupervisordOptions {
   /** Prefix of every program name (`[program:<prefix><type>]`). @default '' */
   prefix?: string;
-  /** Log files under this directory instead of supervisord's own stdout (/dev/fd/1). */
-  logDir?: string;
+  /**
+   * Where the processes' output goes: `auto` (default) = supervisord's childlogdir, rotated;
+   * a directory = one rotated file per process there; `stdout` = supervisord's own stdout (/dev/fd/1),
+   * for supervisord in the foreground of a container (it fails with ENXIO when that stdout is a socket,
+   * as under systemd's journal).
+   */
+  logs?: 'auto' | 'stdout' | { dir: string };
   /** @default process.execPath */
   node?: string;
   /** @default this installation's bin/rabbit-worker.js */
@@ -63,16 +68,18 @@ export function programBlock(type: WorkerTypeConfig, config: SupervisorConfig, o
     // RABBIT_WORKER_PROCESS keeps its %(…)s: supervisord expands it per process
     `environment=${formatEnvironment(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, k === 'RABBIT_WORKER_PROCESS' ? v : percent(v)])))}`,
   ];
-  if (options.logDir !== undefined) {
-    const dir = percent(options.logDir.replace(/\/+$/, ''));
+  const logs = options.logs ?? 'auto';
+  if (logs === 'stdout') {
     lines.push(
-      `stdout_logfile=${dir}/%(program_name)s_%(process_num)02d.log`,
-      'stdout_logfile_maxbytes=50MB',
-      'stdout_logfile_backups=10',
-      'redirect_stderr=true',
+      "; into supervisord's own stdout: for supervisord in the foreground (nodaemon=true) of a container",
+      'stdout_logfile=/dev/fd/1',
+      'stdout_logfile_maxbytes=0',
+      'stderr_logfile=/dev/fd/2',
+      'stderr_logfile_maxbytes=0',
     );
   } else {
-    lines.push('; into supervisord\'s own output: run it in the foreground (nodaemon=true), e.g. in a container', 'stdout_logfile=/dev/fd/1', 'stdout_logfile_maxbytes=0', 'stderr_logfile=/dev/fd/2', 'stderr_logfile_maxbytes=0');
+    const file = logs === 'auto' ? 'AUTO' : `${percent(logs.dir.replace(/\/+$/, ''))}/%(program_name)s_%(process_num)02d.log`;
+    lines.push(`stdout_logfile=${file}`, 'stdout_logfile_maxbytes=50MB', 'stdout_logfile_backups=10', 'redirect_stderr=true');
   }
   if (type.processes === 0) lines.splice(1, 0, '; processes: 0 in the config: defined, not started');
   return `${lines.join('\n')}\n`;

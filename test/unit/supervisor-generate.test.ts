@@ -29,7 +29,7 @@ describe('supervisord and systemd generation', () => {
   });
 
   it('writes [program] blocks that keep TTL workers alive and stop them gracefully', () => {
-    const text = supervisordConf(conf, { node: '/usr/bin/node', bin: '/opt/rw/bin/rabbit-worker.js' });
+    const text = supervisordConf(conf, { node: '/usr/bin/node', bin: '/opt/rw/bin/rabbit-worker.js', logs: 'stdout' });
     const p = program(text, 'resize-image');
     assert.equal(p.get('command'), `/usr/bin/node /opt/rw/bin/rabbit-worker.js run '${join(dir, 'resize.ts')}' --name resize-image --ttl 3600 --prefetch 10 --stop-timeout 20`);
     assert.equal(p.get('process_name'), '%(program_name)s_%(process_num)02d');
@@ -59,10 +59,13 @@ describe('supervisord and systemd generation', () => {
     assert.equal(s.get('stopwaitsecs'), '40', 'default stopTimeout 30 + 10');
   });
 
-  it('writes log files per process with --log-dir', () => {
-    const p = program(supervisordConf(conf, { logDir: '/var/log/rw/' }), 'short');
+  it('writes rotated log files: in childlogdir by default, or per process in --log-dir', () => {
+    const auto = program(supervisordConf(conf), 'short');
+    assert.equal(auto.get('stdout_logfile'), 'AUTO');
+    assert.equal(auto.get('redirect_stderr'), 'true');
+    const p = program(supervisordConf(conf, { logs: { dir: '/var/log/rw/' } }), 'short');
     assert.equal(p.get('stdout_logfile'), '/var/log/rw/%(program_name)s_%(process_num)02d.log');
-    assert.equal(p.get('redirect_stderr'), 'true');
+    assert.equal(p.get('stdout_logfile_maxbytes'), '50MB');
   });
 
   it('quotes for supervisord and systemd', () => {
