@@ -1,4 +1,4 @@
-/** What a worker process tells its supervisor over the IPC channel, when it has one. */
+/** What a worker process tells its supervisor over the IPC channel, when it has one: at each state change, and each second while its counts change. */
 export interface WorkerStatusReport {
   type: 'rabbit-worker:status';
   state: WorkerState;

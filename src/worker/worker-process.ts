@@ -157,13 +157,19 @@ class WorkerProcess {
         void this.stop('memory');
       }
     }, this.options.memoryCheckMs ?? 1000);
-    const status = setInterval(() => this.#report(), 2000);
+    const status = setInterval(() => this.#report(true), 1000);
     memory.unref();
     status.unref();
     this.#timers.push(memory, status);
   }
 
-  #report(): void {
+  #reported = '';
+
+  /** Tells the supervisor (if any) how things stand; `onlyIfChanged` for the periodic report. */
+  #report(onlyIfChanged = false): void {
+    const key = `${this.#state}/${this.#consumer.handled}/${this.#consumer.inflight}`;
+    if (onlyIfChanged && key === this.#reported) return;
+    this.#reported = key;
     sendStatus({
       type: 'rabbit-worker:status',
       state: this.#state,
