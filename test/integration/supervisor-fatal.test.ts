@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import type { SupervisorStatus } from '../../src/supervisor/supervisor.js';
 import { closeConnection, deleteQueues, depth, eventually, publish, uniqueQueue } from '../helpers/broker.js';
 import { cli, fixture, type Proc } from '../helpers/process.js';
-import { handledCounts, killEverything, startSupervisor, SupConfig, freePort } from '../helpers/sup-harness.js';
+import { controlGet, handledCounts, killEverything, startSupervisor, SupConfig, freePort } from '../helpers/sup-harness.js';
 
 describe('supervise: FATAL', () => {
   const goodQueue = uniqueQueue('sup-good');
@@ -54,6 +54,9 @@ describe('supervise: FATAL', () => {
     await eventually(async () => (await depth(goodQueue)) === 0, 10_000, 'good queue empty');
     assert.equal(spawned('loadfail_01'), 3, 'FATAL is never restarted');
     assert.equal(spawned('badconf_01'), 1);
+
+    // the workers report their counts every 2 s
+    await eventually(async () => (await controlGet<SupervisorStatus>(port)).processes.find((p) => p.name === 'good_01')?.handled === 5, 30_000, 'good_01 reporting 5 handled');
 
     // status shows it, from the CLI (found through the config file) and as JSON
     const table = cli(['status', config.path]);
