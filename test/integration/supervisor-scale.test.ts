@@ -69,6 +69,25 @@ describe('supervise: scaling, reload and a graceful stop', () => {
       s.child.kill('SIGHUP');
       await s.waitFor((l) => l.msg === 'configuration reloaded', 30_000, 'reloaded');
       await eventually(async () => (await running()).length === 2, 90_000, '2 running after the reload');
+
+      // reload through the endpoint with changed settings: the type is replaced, the old processes finish first
+      const oldPids = new Set((await controlGet<SupervisorStatus>(port)).processes.map((p) => p.pid));
+      config.value.workers.flow = { ...config.value.workers.flow, env: { QUEUE: queue, STOP_TIMEOUT: '20', RELOADED: 'yes' } };
+      config.write();
+      const reloaded = await controlPost<{ restarted: string[] }>(port, '/reload', {});
+      assert.equal(reloaded.status, 200);
+      assert.deepEqual(reloaded.body.restarted, ['flow']);
+      await eventually(
+        async () => {
+          const status = await controlGet<SupervisorStatus>(port);
+          const fresh = status.processes.filter((p) => p.state === 'running' && !oldPids.has(p.pid));
+          return fresh.length === 2 && status.processes.length === 2;
+        },
+        90_000,
+        '2 fresh processes, the old ones gone',
+      );
+      const oldStops = s.lines.filter((l) => typeof l.childPid === 'number' && oldPids.has(l.childPid) && /^flow_0[12] stopped/.test(String(l.msg)));
+      assert.deepEqual(oldStops.map((l) => l.code), [0, 0], 'the replaced processes stopped gracefully');
     } finally {
       publishing = false;
       await publisher;
