@@ -16,6 +16,18 @@ export interface ConnectOptions {
   /** Shown in RabbitMQ's connection list. */
   name?: string;
   logger?: Logger;
+  /** Stops retrying (the caller is shutting down); the pending call rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** A delay that an AbortSignal cuts short. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
+    const onAbort = (): void => (clearTimeout(timer), reject(signal?.reason as Error));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function withHeartbeat(url: string, heartbeat: number): string {
@@ -55,11 +67,12 @@ export function unreachableHint(urls: string[]): string {
  * last attempt; passwords never appear in either.
  */
 export async function connect(options: ConnectOptions): Promise<ChannelModel> {
-  const { urls, attempts = 5, initialDelayMs = 500, heartbeat = 10, name, logger } = options;
+  const { urls, attempts = 5, initialDelayMs = 500, heartbeat = 10, name, logger, signal } = options;
   urls.forEach(checkUrl);
   let lastError: unknown;
   let delay = initialDelayMs;
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (signal?.aborted) throw signal.reason as Error;
     const url = urls[(attempt - 1) % urls.length] as string;
     try {
       const connection = await amqp.connect(withHeartbeat(url, heartbeat), {
@@ -73,7 +86,7 @@ export async function connect(options: ConnectOptions): Promise<ChannelModel> {
       if (attempt === attempts) break;
       const wait = Math.round(delay * (0.8 + Math.random() * 0.4));
       logger?.warn(`cannot connect to RabbitMQ: ${describeConnectError(error)}; retrying in ${wait} ms`, { url: redactUrl(url), attempt, attempts });
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await sleep(wait, signal);
       delay = Math.min(delay * 2, 10_000);
     }
   }

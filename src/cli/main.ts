@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, ExitCode } from '../errors.js';
+import { registerDlq } from './dlq.js';
 import { registerPublish } from './publish.js';
 import { registerRun } from './run.js';
 import { registerReload, registerScale } from './scale.js';
@@ -20,6 +21,7 @@ const COMMANDS: Array<(program: Command) => void> = [
   registerReload,
   registerSupervisordConf,
   registerSystemdUnit,
+  registerDlq,
 ];
 
 /** Runs the CLI; resolves to the exit code. Errors are one line on stderr, never a bare stack trace. */

@@ -13,9 +13,13 @@ export const RUN_FLAGS = {
   isolation: '--isolation',
   queueType: '--queue-type',
   spareMemoryMultiplier: '--spare-memory-multiplier',
+  retryDelayMs: '--retry-delay-ms',
+  retryBackoff: '--retry-backoff',
+  retryMaxDelayMs: '--retry-max-delay-ms',
+  messageTimeout: '--message-timeout',
 } as const satisfies Record<keyof WorkerSettings, string>;
 
-const NUMERIC = new Set<keyof WorkerSettings>(['ttl', 'prefetch', 'maxMessages', 'memoryLimitMb', 'maxAttempts', 'stopTimeout', 'spareMemoryMultiplier']);
+const NUMERIC = new Set<keyof WorkerSettings>(['ttl', 'prefetch', 'maxMessages', 'memoryLimitMb', 'maxAttempts', 'stopTimeout', 'spareMemoryMultiplier', 'retryDelayMs', 'retryBackoff', 'retryMaxDelayMs', 'messageTimeout']);
 
 /** Commander's option values (camelCase keys, strings) → typed overrides; a non-number names its flag. */
 export function overridesFromFlags(values: Record<string, unknown>): SettingsOverrides {

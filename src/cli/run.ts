@@ -15,6 +15,10 @@ const HELP: Record<keyof typeof RUN_FLAGS, string> = {
   isolation: 'thread (out-of-memory guard) or none',
   queueType: 'quorum or classic',
   spareMemoryMultiplier: 'heap reserved for shutdown(), in units of 32 MB',
+  retryDelayMs: 'first retry delay of a failed callback, ms (0 = retry at once)',
+  retryBackoff: 'growth factor of the retry delay',
+  retryMaxDelayMs: 'longest retry delay, ms',
+  messageTimeout: 'seconds a callback may run before its signal aborts and the message is retried (0 = no limit)',
 };
 
 export function registerRun(program: Command): void {

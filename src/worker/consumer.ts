@@ -2,7 +2,8 @@ import type { ConsumeMessage } from 'amqplib';
 import type { BrokerSession } from '../broker/session.js';
 import { isPermanent, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { settleAtBroker, type SettleContext } from './broker-settler.js';
+import type { RetryQueues } from '../broker/retry-queues.js';
+import { recountRedelivery, settleAtBroker, type SettleContext } from './broker-settler.js';
 import { Delivery } from './delivery.js';
 import type { WorkerSettings } from './options.js';
 import type { CallbackRunner } from './runner.js';
@@ -13,6 +14,12 @@ import type { ShutdownReason } from './shutdown-reason.js';
 /** How long `shutdown()` may take for the messages of one interruption. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
 
+/** RabbitMQ's default `consumer_timeout`: a delivery unacked longer closes the channel. */
+export const CONSUMER_TIMEOUT_MS = Number(process.env.RABBITMQ_CONSUMER_TIMEOUT_MS ?? 1_800_000);
+
+/** Message ids remembered as "returned by a connection loss", so that their redelivery is not counted as a crash. */
+const OUTAGE_MEMORY = 10_000;
+
 export interface ConsumerOptions {
   settings: WorkerSettings;
   worker: string;
@@ -20,11 +27,14 @@ export interface ConsumerOptions {
   logger: Logger;
   /** Called once `maxMessages` messages were handled. */
   onLimit?: () => void;
+  /** Called when a callback on the main thread ignores its deadline: only a new process can free it. */
+  onStuck?: () => void;
 }
 
 /**
  * Receives deliveries, hands them to the runner, and settles them: the callback's own decision, or the
- * default (ack when it returned, nack when it threw, reject for PermanentError or past `maxAttempts`).
+ * default (ack when it returned, retry with backoff when it threw, reject for PermanentError or past
+ * `maxAttempts`).
  * Arms the ShutdownHelper for every callback so that an interruption runs `shutdown()` for each message.
  */
 export class Consumer {
@@ -33,6 +43,10 @@ export class Consumer {
   readonly #logger: Logger;
   readonly #context: SettleContext;
   readonly #onLimit: (() => void) | undefined;
+  readonly #onStuck: (() => void) | undefined;
+  readonly #returnedByOutage = new Set<string>();
+  #retryQueues: RetryQueues | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
   readonly #inflight = new Map<number, Delivery>();
   readonly #settling = new Set<Promise<void>>();
   readonly #helper: ShutdownHelper<Delivery>;
@@ -46,7 +60,15 @@ export class Consumer {
     this.#runner = options.runner;
     this.#logger = options.logger;
     this.#onLimit = options.onLimit;
-    this.#context = { queue: options.settings.queue, queueType: options.settings.queueType, worker: options.worker, logger: options.logger };
+    this.#onStuck = options.onStuck;
+    this.#context = {
+      queue: options.settings.queue,
+      queueType: options.settings.queueType,
+      worker: options.worker,
+      logger: options.logger,
+      settings: options.settings,
+      retryQueues: () => this.#retryQueues,
+    };
     this.#helper = new ShutdownHelper<Delivery>((delivery, reason, error) => this.#runner.shutdown(delivery.data, reason, error));
   }
 
@@ -77,9 +99,31 @@ export class Consumer {
     },
   };
 
-  async start(session: BrokerSession, onCancel: () => void): Promise<void> {
+  /** Consumes on `session` (a new one after each reconnection); `retryQueues` belong to its connection. */
+  async start(session: BrokerSession, retryQueues: RetryQueues, onCancel: () => void): Promise<void> {
     this.#session = session;
+    this.#retryQueues = retryQueues;
     await session.consume(this.#settings.queue, (message) => this.#receive(session, message), onCancel);
+    this.#sweeper ??= setInterval(() => this.#sweep(), this.#settings.messageTimeout > 0 ? Math.min(1000, this.#settings.messageTimeout * 250) : 5000);
+    this.#sweeper.unref();
+  }
+
+  /**
+   * The connection dropped: the broker requeues every unacked message. Their callbacks may still finish,
+   * but nothing can be settled on the dead channel. Their redelivery is remembered as not being a crash.
+   */
+  connectionLost(): void {
+    for (const delivery of this.#inflight.values()) {
+      const id = delivery.data.properties.messageId;
+      if (id === undefined || delivery.settlement !== undefined) continue;
+      if (this.#returnedByOutage.size >= OUTAGE_MEMORY) this.#returnedByOutage.delete(this.#returnedByOutage.values().next().value as string);
+      this.#returnedByOutage.add(id);
+    }
+  }
+
+  /** Stops the deadline sweep; the last step of stopping. */
+  close(): void {
+    clearInterval(this.#sweeper);
   }
 
   /** Stops receiving; callbacks in flight go on. */
@@ -131,7 +175,9 @@ export class Consumer {
   }
 
   #receive(session: BrokerSession, message: ConsumeMessage): void {
-    const delivery = new Delivery(message, session, this.#settings.queue, this.#settings.queueType);
+    const messageId = message.properties.messageId as string | undefined;
+    const afterOutage = message.fields.redelivered && messageId !== undefined && this.#returnedByOutage.delete(messageId);
+    const delivery = new Delivery(message, session, this.#settings.queue, this.#settings.queueType, afterOutage ? 1 : 0);
     this.#inflight.set(delivery.id, delivery);
     if (delivery.data.attempt > this.#settings.maxAttempts) {
       this.#settle(delivery, {
@@ -141,8 +187,44 @@ export class Consumer {
       this.#finish(delivery);
       return;
     }
+    if (this.#settings.queueType === 'classic' && message.fields.redelivered && !afterOutage) {
+      // A classic queue counts nothing: a message whose process died would come back forever. Count this
+      // delivery in a copy at the back of the queue, and handle the copy.
+      delivery.settlement = { kind: 'nack' };
+      this.#track(recountRedelivery(delivery, this.#context));
+      this.#finish(delivery);
+      return;
+    }
+    delivery.startedAt = Date.now();
     this.#helper.arm(delivery);
     this.#runner.dispatch(delivery.data);
+  }
+
+  /** Deadlines: abort and retry past `messageTimeout`; recycle a callback that ignores it; warn before consumer_timeout. */
+  #sweep(): void {
+    const now = Date.now();
+    const timeoutMs = this.#settings.messageTimeout * 1000;
+    for (const delivery of this.#inflight.values()) {
+      if (delivery.interrupted) continue;
+      const age = now - delivery.startedAt;
+      if (timeoutMs > 0 && age > timeoutMs && delivery.abortedAt === undefined) {
+        delivery.abortedAt = now;
+        const reason = `callback ran past messageTimeout (${this.#settings.messageTimeout}s)`;
+        this.#logger.warn(`${reason}; its signal is aborted and the message retried`, { messageId: delivery.data.properties.messageId, attempt: delivery.data.attempt });
+        this.#runner.abort(delivery.id, reason);
+        this.#settle(delivery, { kind: 'retry' }, { name: 'DeadlineExceeded', message: reason });
+      } else if (delivery.abortedAt !== undefined && now - delivery.abortedAt > Math.min(10_000, Math.max(1000, timeoutMs / 2))) {
+        this.#logger.error('callback ignored its aborted signal; recycling where it runs', { messageId: delivery.data.properties.messageId });
+        this.#helper.disarm(delivery); // already retried: no shutdown() for it
+        this.#finish(delivery);
+        if (!this.#runner.recycle()) this.#onStuck?.();
+      } else if (age > CONSUMER_TIMEOUT_MS * 0.8 && !delivery.warnedLong) {
+        delivery.warnedLong = true;
+        this.#logger.warn(`callback has run ${Math.round(age / 1000)}s, near RabbitMQ's consumer_timeout (${CONSUMER_TIMEOUT_MS / 1000}s) after which the broker closes the channel; set messageTimeout`, {
+          messageId: delivery.data.properties.messageId,
+        });
+      }
+    }
   }
 
   #done(id: number, error: ErrorInfo | undefined): void {
@@ -161,15 +243,13 @@ export class Consumer {
         this.#settle(delivery, { kind: 'ack' });
       } else if (isPermanent(error)) {
         this.#settle(delivery, { kind: 'reject', reason: error.message }, error);
-      } else if (delivery.data.attempt >= this.#settings.maxAttempts) {
-        this.#settle(delivery, { kind: 'reject', reason: `failed ${delivery.data.attempt} times (maxAttempts ${this.#settings.maxAttempts}); last error: ${error.message}` }, error);
       } else {
-        this.#logger.error(`callback failed: ${error.message}; message nacked for another attempt`, {
+        this.#logger.error(`callback failed: ${error.message}; retrying`, {
           messageId: delivery.data.properties.messageId,
           attempt: delivery.data.attempt,
           err: { type: error.name, message: error.message, stack: error.stack },
         });
-        this.#settle(delivery, { kind: 'nack' });
+        this.#settle(delivery, { kind: 'retry' }, error);
       }
     }
     this.#finish(delivery);
@@ -177,12 +257,23 @@ export class Consumer {
 
   #settle(delivery: Delivery, settlement: Settlement, failure?: ErrorInfo): void {
     if (delivery.settlement !== undefined) return;
+    if (settlement.kind === 'retry' && delivery.data.attempt >= this.#settings.maxAttempts) {
+      const { attempt } = delivery.data;
+      const max = this.#settings.maxAttempts;
+      settlement = {
+        kind: 'reject',
+        reason: failure === undefined ? `retried ${attempt} times (maxAttempts ${max})` : `failed ${attempt} times (maxAttempts ${max}); last error: ${failure.message}`,
+      };
+    }
     delivery.settlement = settlement;
     if (settlement.kind === 'ack' && !delivery.session.closed) {
       delivery.session.acks.ack(delivery.tag); // the hot path: no promise
       return;
     }
-    const pending = settleAtBroker(delivery, settlement, this.#context, failure);
+    this.#track(settleAtBroker(delivery, settlement, this.#context, failure));
+  }
+
+  #track(pending: Promise<void>): void {
     this.#settling.add(pending);
     void pending.finally(() => this.#settling.delete(pending));
   }

@@ -44,12 +44,19 @@ export class Delivery {
   settlement: Settlement | undefined;
   /** Set once its callback was interrupted: from then on `shutdown()`, not the callback's end, decides. */
   interrupted = false;
+  /** When its callback started. */
+  startedAt = 0;
+  /** When its deadline passed and its signal was aborted. */
+  abortedAt: number | undefined;
+  warnedLong = false;
 
   constructor(
     readonly message: ConsumeMessage,
     readonly session: BrokerSession,
     queue: string,
     queueType: QueueType,
+    /** 1 when this redelivery was caused by our own connection loss, not by a crash. */
+    discount = 0,
   ) {
     this.data = {
       id: this.id,
@@ -58,7 +65,7 @@ export class Delivery {
       exchange: message.fields.exchange,
       routingKey: message.fields.routingKey,
       redelivered: message.fields.redelivered,
-      attempt: attemptOf(message, queueType),
+      attempt: Math.max(1, attemptOf(message, queueType) - discount),
       properties: plainProperties(message),
     };
   }

@@ -48,6 +48,14 @@ export class InlineRunner implements CallbackRunner {
     await this.#task.shutdown(adapter, reason, error);
   }
 
+  abort(id: number, reason: string): void {
+    this.#adapters.get(id)?.abort(Object.assign(new Error(reason), { name: 'DeadlineExceeded' }));
+  }
+
+  recycle(): boolean {
+    return false;
+  }
+
   async interrupt(): Promise<void> {
     // A callback on the main thread cannot be stopped from outside; its late settle is ignored.
   }

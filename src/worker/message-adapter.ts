@@ -15,6 +15,8 @@ export class MessageAdapter<T = unknown> {
   #body: Buffer | undefined;
   #settlement: Settlement | undefined;
   #parsed: { value: T } | undefined;
+  #abort: AbortController | undefined;
+  #abortReason: Error | undefined;
 
   /** @internal built by the framework, never by user code */
   constructor(data: DeliveryData, settle: SettleFn, logger: Logger) {
@@ -89,6 +91,33 @@ export class MessageAdapter<T = unknown> {
   nack(options: { requeue?: boolean } = {}): void {
     if (options.requeue === false) this.reject('nacked without requeue');
     else this.#apply({ kind: 'nack' });
+  }
+
+  /**
+   * Another attempt after `delayMs` (default: the worker's retry schedule for this attempt), through a retry
+   * queue: the worker is not blocked meanwhile. Past `maxAttempts` the message is dead-lettered instead.
+   */
+  retry(delayMs?: number): void {
+    if (delayMs !== undefined && (!Number.isFinite(delayMs) || delayMs < 0)) throw new RangeError(`retry(): delayMs must be a number >= 0, got ${delayMs}`);
+    this.#apply(delayMs === undefined ? { kind: 'retry' } : { kind: 'retry', delayMs: Math.round(delayMs) });
+  }
+
+  /**
+   * Aborts when the callback should give up: its `messageTimeout` passed (the message is then retried).
+   * Hand it to fetch(), database drivers, timers.
+   */
+  get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.#abortReason !== undefined) this.#abort.abort(this.#abortReason);
+    }
+    return this.#abort.signal;
+  }
+
+  /** @internal the framework aborts a callback past its deadline */
+  abort(reason: Error): void {
+    this.#abortReason ??= reason;
+    this.#abort?.abort(reason);
   }
 
   /** Straight to `<queue>.dlq`, with `reason` in its `x-rabbit-worker-reason` header. */

@@ -27,6 +27,14 @@ export interface WorkerSettings {
   queueType: QueueType;
   /** Reserve for `shutdown()`: this many times {@link SPARE_MEMORY_UNIT_MB} MB of heap. @default 2 */
   spareMemoryMultiplier: number;
+  /** Delay before the first retry of a failed callback, in ms; 0 = retry at once (plain nack). @default 1000 */
+  retryDelayMs: number;
+  /** Each further retry waits this many times longer. @default 4 */
+  retryBackoff: number;
+  /** Longest delay between retries, in ms. @default 300000 */
+  retryMaxDelayMs: number;
+  /** Seconds a callback may run; past it its `message.signal` aborts and the message is retried. 0 = no limit. @default 0 */
+  messageTimeout: number;
 }
 
 /** The unit of `spareMemoryMultiplier`: `shutdown()` gets `spareMemoryMultiplier × 32` MB of heap. */
@@ -42,6 +50,10 @@ export const DEFAULT_SETTINGS: Omit<WorkerSettings, 'queue'> = {
   isolation: 'thread',
   queueType: 'quorum',
   spareMemoryMultiplier: 2,
+  retryDelayMs: 1000,
+  retryBackoff: 4,
+  retryMaxDelayMs: 300_000,
+  messageTimeout: 0,
 };
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
@@ -58,6 +70,10 @@ export const settingsSchema = z.strictObject({
   isolation: z.enum(['thread', 'none']),
   queueType: z.enum(['quorum', 'classic']),
   spareMemoryMultiplier: z.number().positive().max(1024),
+  retryDelayMs: int(0, 86_400_000),
+  retryBackoff: z.number().min(1).max(100),
+  retryMaxDelayMs: int(1, 86_400_000),
+  messageTimeout: z.number().min(0).max(86_400),
 });
 
 /** The subset of settings that the config file and command line may override. */

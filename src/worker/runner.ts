@@ -20,6 +20,13 @@ export interface CallbackRunner {
   dispatch(data: DeliveryData): void;
   /** Runs `WorkerTask.shutdown()` for one interrupted message; its settlement arrives through `events.settle`. */
   shutdown(data: DeliveryData, reason: ShutdownReason, error: unknown): Promise<void>;
+  /** Aborts the signal of one callback (its deadline passed). */
+  abort(id: number, reason: string): void;
+  /**
+   * Replaces the isolate whose callback ignored its aborted signal; the other callbacks there get
+   * `shutdown('stop-timeout')` through the crash event. False when that is impossible (main thread).
+   */
+  recycle(): boolean;
   /** Stops the callbacks still running, where that is possible (an isolate is terminated). */
   interrupt(): Promise<void>;
   /**

@@ -2,6 +2,7 @@
 export type Settlement =
   | { kind: 'ack' }
   | { kind: 'nack' }
+  | { kind: 'retry'; delayMs?: number }
   | { kind: 'reject'; reason: string };
 
 /** Receives a message's settlement; the main thread's delivery, or a link to it from an isolate. */

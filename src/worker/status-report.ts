@@ -12,10 +12,11 @@ export interface WorkerStatusReport {
 /**
  * - `starting`: loading the worker, connecting, declaring queues;
  * - `running`: consuming;
+ * - `reconnecting`: the connection was lost; reconnecting with backoff (callbacks in flight go on);
  * - `draining`: no new deliveries; callbacks in flight finish (up to `stopTimeout`);
  * - `stopped`: channel and connection closed; the process exits.
  */
-export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
+export type WorkerState = 'starting' | 'running' | 'reconnecting' | 'draining' | 'stopped';
 
 /** Sends a report to the parent process if it listens (the embedded supervisor); otherwise nothing. */
 export function sendStatus(report: WorkerStatusReport): void {

@@ -1,11 +1,10 @@
 import { basename, extname } from 'node:path';
-import { connect, type ConnectOptions } from '../broker/connection.js';
-import { BrokerSession } from '../broker/session.js';
-import { declareWorkQueue } from '../broker/topology.js';
+import type { ConnectOptions } from '../broker/connection.js';
 import { redactUrl } from '../broker/url.js';
-import { ErrorCode, exitCodeFor, ExitCode } from '../errors.js';
+import { exitCodeFor, ExitCode } from '../errors.js';
 import { createPino, Logger } from '../log/logger.js';
-import { Consumer } from './consumer.js';
+import { BrokerLink } from './broker-link.js';
+import { Consumer, CONSUMER_TIMEOUT_MS } from './consumer.js';
 import { InlineRunner } from './inline-runner.js';
 import { ThreadRunner } from './isolate/thread-runner.js';
 import { loadWorkerClass } from './load-worker.js';
@@ -17,14 +16,15 @@ import { sendStatus, type WorkerState } from './status-report.js';
 import { applySettings, readSettings } from './worker-task.js';
 
 /** Why a worker process stops; each maps to an exit code. */
-export type StopCause = 'ttl' | 'max-messages' | 'memory' | 'signal' | 'broker-lost' | 'consumer-cancelled' | 'fatal';
+export type StopCause = 'ttl' | 'max-messages' | 'memory' | 'deadline' | 'signal' | 'broker-lost' | 'consumer-cancelled' | 'fatal';
 
 const EXIT_FOR: Record<StopCause, number> = {
   ttl: ExitCode.OK,
   'max-messages': ExitCode.OK,
   memory: ExitCode.OK,
+  deadline: ExitCode.OK,
   signal: ExitCode.OK,
-  'broker-lost': ExitCode.FAILURE,
+  'broker-lost': ExitCode.BROKER_UNREACHABLE,
   'consumer-cancelled': ExitCode.FAILURE,
   fatal: ExitCode.FAILURE,
 };
@@ -71,7 +71,7 @@ class WorkerProcess {
   #state: WorkerState = 'starting';
   #stopping: Promise<number> | undefined;
   #resolveExit: (code: number) => void = () => {};
-  #session: BrokerSession | undefined;
+  readonly #link: BrokerLink;
   readonly #consumer: Consumer;
   readonly #runner: CallbackRunner;
   readonly #guard: ProcessGuard;
@@ -85,7 +85,27 @@ class WorkerProcess {
     inline: InlineRunner | undefined,
   ) {
     this.#runner = inline ?? new ThreadRunner(options.file, settings, logger, { worker: name, queue: settings.queue });
-    this.#consumer = new Consumer({ settings, worker: name, runner: this.#runner, logger, onLimit: () => void this.stop('max-messages') });
+    this.#consumer = new Consumer({
+      settings,
+      worker: name,
+      runner: this.#runner,
+      logger,
+      onLimit: () => void this.stop('max-messages'),
+      onStuck: () => void this.stop('deadline'),
+    });
+    this.#link = new BrokerLink({
+      connect: options.connect,
+      settings,
+      name,
+      logger,
+      consumer: this.#consumer,
+      onGiveUp: (cause) => void this.stop(cause, cause === 'broker-lost' ? 0 : settings.stopTimeout),
+      onReconnecting: (reconnecting) => {
+        if (this.#state !== 'running' && this.#state !== 'reconnecting') return;
+        this.#state = reconnecting ? 'reconnecting' : 'running';
+        this.#report();
+      },
+    });
     this.#guard = new ProcessGuard({
       signal: (signal, count) => {
         if (count > 1) {
@@ -108,7 +128,7 @@ class WorkerProcess {
     } catch (error) {
       this.#guard.uninstall();
       await this.#runner.close().catch(() => {});
-      await this.#session?.close();
+      await this.#link.close();
       throw error;
     }
     const code = await exit;
@@ -118,22 +138,8 @@ class WorkerProcess {
 
   async #start(): Promise<void> {
     const { settings, logger } = this;
-    const connection = await connect({ ...this.options.connect, logger, name: `rabbit-worker ${this.name} pid ${process.pid}` });
-    connection.on('error', () => {}); // 'close' carries the news
-    connection.on('close', (error?: Error) => {
-      if (this.#state === 'running' || this.#state === 'starting') {
-        logger.error(`connection to RabbitMQ lost${error ? `: ${error.message}` : ''}; the broker requeues unacked messages`);
-        void this.stop('broker-lost', 0);
-      }
-    });
-    await declareWorkQueue(connection, settings.queue, settings.queueType);
     await this.#runner.start(this.#consumer.events);
-    this.#session = await BrokerSession.open(connection, settings.prefetch);
-    this.#session.channel.on('error', (error: Error) => logger.error(`channel error: ${error.message}`));
-    await this.#consumer.start(this.#session, () => {
-      logger.error('RabbitMQ cancelled the consumer (queue deleted?); exiting for the process manager to restart', { code: ErrorCode.CONSUMER_LOST });
-      void this.stop('consumer-cancelled');
-    });
+    await this.#link.open();
     this.#state = 'running';
     logger.info(`consuming ${settings.queue}`, {
       url: this.options.connect.urls.map(redactUrl).join(','),
@@ -143,6 +149,9 @@ class WorkerProcess {
       ttl: settings.ttl,
       maxMessages: settings.maxMessages,
     });
+    if (settings.messageTimeout * 1000 > CONSUMER_TIMEOUT_MS * 0.9) {
+      logger.warn(`messageTimeout (${settings.messageTimeout}s) is near or past RabbitMQ's consumer_timeout (${CONSUMER_TIMEOUT_MS / 1000}s): the broker may close the channel first`);
+    }
     this.#report();
     this.#schedule();
   }
@@ -200,11 +209,12 @@ class WorkerProcess {
     const { logger } = this;
     const started = Date.now();
     if (cause !== 'signal' && cause !== 'fatal') logger.info(`stopping (${cause}): finishing ${this.#consumer.inflight} message(s) in flight`);
-    await this.#consumer.cancel();
+    await this.#link.cancel();
     const finished = await this.#consumer.idle(graceSeconds * 1000);
     if (!finished) await this.#interrupt('stop-timeout', new Error(`callbacks did not finish within stopTimeout (${graceSeconds}s)`));
     await this.#runner.close().catch(() => {});
-    await this.#session?.close();
+    this.#consumer.close();
+    await this.#link.close();
     this.#state = 'stopped';
     this.#report();
     const code = EXIT_FOR[cause];

@@ -48,6 +48,14 @@ export abstract class WorkerTask {
    * the callback exhausted its heap. Raise it when `shutdown()` needs more. @default 2
    */
   spareMemoryMultiplier: number = DEFAULT_SETTINGS.spareMemoryMultiplier;
+  /** Delay before the first retry of a callback that threw, in ms (then × `retryBackoff`, up to `retryMaxDelayMs`, with jitter); 0 = at once. @default 1000 */
+  retryDelayMs: number = DEFAULT_SETTINGS.retryDelayMs;
+  /** Growth factor of the retry delay. @default 4 */
+  retryBackoff: number = DEFAULT_SETTINGS.retryBackoff;
+  /** Cap of the retry delay, in ms. @default 300000 */
+  retryMaxDelayMs: number = DEFAULT_SETTINGS.retryMaxDelayMs;
+  /** Seconds a callback may run: past it `message.signal` aborts and the message is retried; a callback that ignores the abort has its isolate recycled. 0 = no limit. @default 0 */
+  messageTimeout: number = DEFAULT_SETTINGS.messageTimeout;
   /** The worker's logger; name it with `this.logger.setMainLogger(name)`. */
   logger: Logger = new Logger();
 
@@ -101,6 +109,10 @@ export function readSettings(task: WorkerTask): Partial<WorkerSettings> {
     isolation: task.isolation,
     queueType: task.queueType,
     spareMemoryMultiplier: task.spareMemoryMultiplier,
+    retryDelayMs: task.retryDelayMs,
+    retryBackoff: task.retryBackoff,
+    retryMaxDelayMs: task.retryMaxDelayMs,
+    messageTimeout: task.messageTimeout,
   };
 }
 

@@ -114,13 +114,16 @@ describe('worker lifecycle: recycling, configuration, broker', () => {
     assert.match(String(error?.msg), new RegExp(`queue "${q}" already exists with other arguments \\(inequivalent arg`));
   });
 
-  it('a consumer cancelled by the broker (queue deleted) exits 1 for the process manager to restart', async () => {
+  it('a consumer cancelled by the broker (queue deleted) declares the queue again and keeps consuming', async () => {
     const q = queue('cancel');
     const worker = track(runWorker(WORKER, [], { QUEUE: q }));
     await consuming(worker);
     await withChannel((ch) => ch.deleteQueue(q));
-    assert.equal((await worker.exit()).code, 1);
-    assert.ok(worker.lines.some((l) => l.code === 'CONSUMER_LOST'));
-    await eventually(async () => (await drain(`${q}.dlq`)).length === 0, 5000, 'dlq readable');
+    await worker.waitFor((l) => l.code === 'CONSUMER_LOST', 20_000, 'the cancel noticed');
+    await eventually(async () => withChannel(async (ch) => (await ch.checkQueue(q)).consumerCount === 1).catch(() => false), 20_000, 'consuming the new queue', worker);
+    await publish(q, { do: 'ack' }, { messageId: 'after-delete' });
+    await worker.waitFor((l) => l.msg === 'handled' && l.messageId === 'after-delete');
+    worker.kill('SIGTERM');
+    assert.equal((await worker.exit()).code, 0);
   });
 });

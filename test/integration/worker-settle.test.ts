@@ -54,9 +54,10 @@ describe('settling messages', () => {
     assert.equal((await drain(queue)).length, 0, 'nothing requeued: every message was acked on the same channel');
   });
 
-  it('nacks a throwing callback until maxAttempts, then dead-letters it with the error; PermanentError goes straight to the dlq', async () => {
+  it('retries a throwing callback with growing delays until maxAttempts, then dead-letters it with the error; PermanentError goes straight to the dlq', async () => {
     const queue = uniqueQueue('throw');
-    const worker = await start(queue, ['--max-attempts', '3']);
+    queues.push(`${queue}.retry.300`, `${queue}.retry.600`);
+    const worker = await start(queue, ['--max-attempts', '3', '--retry-delay-ms', '300', '--retry-backoff', '2']);
     await publish(queue, { do: 'throw' }, { messageId: 'm-throw' });
     await publish(queue, { do: 'permanent' }, { messageId: 'm-perm' });
     await publish(queue, { do: 'reject' }, { messageId: 'm-reject' });
@@ -65,9 +66,16 @@ describe('settling messages', () => {
       for (const m of await drain(`${queue}.dlq`)) dead.set(String(m.properties.messageId), m.properties.headers ?? {});
       return dead.size === 3;
     }, 20_000, 'three dead letters');
-    const attempts = worker.lines.filter((l) => l.msg === 'callback' && l.messageId === 'm-throw').map((l) => l.attempt);
-    assert.deepEqual(attempts, [1, 2, 3]);
-    assert.match(String(dead.get('m-throw')?.['x-rabbit-worker-reason']), /failed 3 times .*told to throw/);
+    const tries = worker.lines.filter((l) => l.msg === 'callback' && l.messageId === 'm-throw');
+    assert.deepEqual(tries.map((l) => l.attempt), [1, 2, 3]);
+    const times = tries.map((l) => Number(l.time));
+    // the delays of the schedule (300 ms, then 600 ms), less at most 20 % jitter
+    assert.ok((times[1] as number) - (times[0] as number) >= 240, `first retry after ${(times[1] as number) - (times[0] as number)} ms`);
+    assert.ok((times[2] as number) - (times[1] as number) >= 480, `second retry after ${(times[2] as number) - (times[1] as number)} ms`);
+    const headers = dead.get('m-throw') ?? {};
+    assert.ok(String(headers['x-rabbit-worker-first-failed-at']) < String(headers['x-rabbit-worker-failed-at']), 'first and last failure times');
+    assert.equal(headers['x-rabbit-worker-attempts'], 3);
+    assert.match(String(dead.get('m-throw')?.['x-rabbit-worker-reason']), /^failed 3 times \(maxAttempts 3\); last error: told to throw$/);
     assert.match(String(dead.get('m-throw')?.['x-rabbit-worker-stack']), /behave-worker/);
     assert.equal(dead.get('m-perm')?.['x-rabbit-worker-reason'], 'told to fail for good');
     assert.equal(worker.lines.filter((l) => l.msg === 'callback' && l.messageId === 'm-perm').length, 1);
@@ -79,9 +87,9 @@ describe('settling messages', () => {
 
   it('counts attempts on a classic queue too', async () => {
     const queue = uniqueQueue('classic');
-    queues.push(queue);
+    queues.push(queue, `${queue}.retry.100`);
     await declareQueue(queue, 'classic');
-    const worker = await start(queue, ['--max-attempts', '2', '--queue-type', 'classic']);
+    const worker = await start(queue, ['--max-attempts', '2', '--queue-type', 'classic', '--retry-delay-ms', '100']);
     await publish(queue, { do: 'throw' }, { messageId: 'm-classic' });
     const dead = await eventually(async () => {
       const m = await drain(`${queue}.dlq`);

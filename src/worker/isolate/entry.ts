@@ -82,26 +82,35 @@ async function main(): Promise<void> {
   }
   const messageLogger = task.logger;
 
+  // the callbacks running, so that a deadline can abort their signal
+  const running = new Map<number, MessageAdapter>();
+  const end = (id: number, error?: unknown): void => {
+    running.delete(id);
+    record(id, error === undefined ? { done: true } : { done: true, e: toErrorInfo(error) });
+  };
   port.on('message', (message: ToIsolate) => {
     if (message.t === 'run') {
       for (const raw of message.batch) {
         const data = withBody(raw);
         const id = data.id;
         const adapter = new MessageAdapter(data, (s) => record(id, { s }), messageLogger);
+        running.set(id, adapter);
         let result: unknown;
         try {
           result = task.callback(adapter);
         } catch (error) {
-          record(id, { done: true, e: toErrorInfo(error) });
+          end(id, error);
           continue;
         }
         if (typeof (result as Promise<void> | undefined)?.then === 'function') {
           (result as Promise<void>).then(
-            () => record(id, { done: true }),
-            (error: unknown) => record(id, { done: true, e: toErrorInfo(error) }),
+            () => end(id),
+            (error: unknown) => end(id, error ?? new Error('callback rejected with no reason')),
           );
-        } else record(id, { done: true });
+        } else end(id);
       }
+    } else if (message.t === 'abort') {
+      running.get(message.id)?.abort(Object.assign(new Error(message.reason), { name: 'DeadlineExceeded' }));
     } else {
       const data = withBody(message.data);
       const adapter = new MessageAdapter(data, (s) => post({ t: 'shutdown-settle', id: data.id, s }), messageLogger);

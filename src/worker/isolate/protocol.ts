@@ -21,6 +21,7 @@ export interface CallbackResult {
 
 export type ToIsolate =
   | { t: 'run'; batch: DeliveryData[] }
+  | { t: 'abort'; id: number; reason: string }
   | { t: 'shutdown'; data: DeliveryData; reason: ShutdownReason; error: ErrorInfo | undefined };
 
 export type FromIsolate =

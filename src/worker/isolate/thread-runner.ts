@@ -98,6 +98,19 @@ export class ThreadRunner implements CallbackRunner {
     });
   }
 
+  abort(id: number, reason: string): void {
+    const message: ToIsolate = { t: 'abort', id, reason };
+    this.#isolate?.worker.postMessage(message);
+  }
+
+  recycle(): boolean {
+    const isolate = this.#isolate;
+    if (isolate === undefined) return true;
+    isolate.fatal = { reason: 'stop-timeout', error: new Error('a callback ignored its aborted signal past messageTimeout; isolate recycled') };
+    void isolate.worker.terminate();
+    return true;
+  }
+
   async interrupt(): Promise<void> {
     this.#outbox = [];
     const isolate = this.#isolate;
