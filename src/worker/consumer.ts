@@ -192,7 +192,7 @@ export class Consumer {
       // delivery in a copy at the back of the queue, and handle the copy.
       delivery.settlement = { kind: 'nack' };
       this.#track(recountRedelivery(delivery, this.#context));
-      this.#finish(delivery);
+      this.#finish(delivery, false);
       return;
     }
     delivery.startedAt = Date.now();
@@ -278,9 +278,10 @@ export class Consumer {
     void pending.finally(() => this.#settling.delete(pending));
   }
 
-  #finish(delivery: Delivery): void {
+  /** `counted`: false for a delivery that only moved the message (a recount), not handled it. */
+  #finish(delivery: Delivery, counted = true): void {
     if (!this.#inflight.delete(delivery.id)) return;
-    this.#handled++;
+    if (counted) this.#handled++;
     const max = this.#settings.maxMessages;
     if (max > 0 && this.#handled === max) this.#onLimit?.();
     if (this.#inflight.size === 0 && this.#idleWaiters.length > 0) {
