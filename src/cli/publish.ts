@@ -1,18 +1,20 @@
 import type { Command } from 'commander';
 import { Publisher } from '../broker/publisher.js';
 import { ConfigError } from '../errors.js';
-import { connectOptionFlags, positiveInt } from './shared-options.js';
+import { positiveInt } from './shared-options.js';
 
 export function registerPublish(program: Command): void {
-  connectOptionFlags(
-    program
+  program
       .command('publish')
       .description('publish one JSON message to a queue and wait for the broker to confirm it')
       .argument('<queue>', 'target queue (it must exist)')
       .argument('<json>', 'the message body, as JSON')
       .option('--message-id <id>', 'message id (default: a random UUID)')
-      .option('--count <n>', 'publish the same body n times', '1'),
-  ).action(async (queue: string, json: string, flags: Record<string, unknown>) => {
+      .option('--count <n>', 'publish the same body n times', '1')
+      .option('--delay-ms <ms>', 'deliver after this many ms (through <queue>.retry.<ms>)')
+      .option('--timeout <ms>', 'how long to wait for the broker when it is away', '30000')
+      .option('--url <urls>', 'broker URL(s), comma-separated for a cluster (default: $AMQP_URL or amqp://guest:guest@127.0.0.1:5672)')
+      .action(async (queue: string, json: string, flags: Record<string, unknown>) => {
     let payload: unknown;
     try {
       payload = JSON.parse(json);
@@ -22,11 +24,15 @@ export function registerPublish(program: Command): void {
     const count = positiveInt(flags.count, '--count', 1);
     const publisher = new Publisher({
       ...(typeof flags.url === 'string' ? { url: flags.url } : {}),
-      connectAttempts: positiveInt(flags.connectAttempts, '--connect-attempts', 5),
+      publishTimeoutMs: positiveInt(flags.timeout, '--timeout', 30_000),
     });
+    const delayMs = flags.delayMs === undefined ? undefined : positiveInt(flags.delayMs, '--delay-ms', 1);
     try {
       for (let i = 0; i < count; i++) {
-        const messageId = await publisher.publish(queue, payload, typeof flags.messageId === 'string' && count === 1 ? { messageId: flags.messageId } : {});
+        const messageId = await publisher.publish(queue, payload, {
+          ...(typeof flags.messageId === 'string' && count === 1 ? { messageId: flags.messageId } : {}),
+          ...(delayMs !== undefined ? { delayMs } : {}),
+        });
         process.stdout.write(`${messageId}\n`);
       }
     } finally {

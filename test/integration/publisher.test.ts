@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ErrorCode, Publisher } from '../../src/index.js';
-import { closeConnection, declareQueue, deleteQueues, drain, uniqueQueue } from '../helpers/broker.js';
+import { closeConnection, declareQueue, deleteQueues, drain, eventually, uniqueQueue } from '../helpers/broker.js';
+import { closeConnectionsOfPid } from '../helpers/rabbitmqctl.js';
 import { cli } from '../helpers/process.js';
 
 describe('Publisher', () => {
@@ -48,14 +49,46 @@ describe('Publisher', () => {
   });
 
   it('rejects with BROKER_UNREACHABLE, the password redacted, when no broker answers', async () => {
-    const lonely = new Publisher({ url: 'amqp://u:topsecret@127.0.0.1:1', connectAttempts: 1 });
+    const lonely = new Publisher({ url: 'amqp://u:topsecret@127.0.0.1:1', publishTimeoutMs: 1500 });
+    const t0 = Date.now();
     await assert.rejects(lonely.publish('q', {}), (error: { code?: string; message: string }) => {
       assert.equal(error.code, ErrorCode.BROKER_UNREACHABLE);
       assert.ok(!error.message.includes('topsecret'));
       assert.match(error.message, /amqp:\/\/u:\*\*\*@127\.0\.0\.1:1/);
       return true;
     });
+    assert.ok(Date.now() - t0 < 10_000, 'bounded by publishTimeoutMs');
     await lonely.close();
+  });
+
+  it('delayMs: the message reaches the queue after the delay, through <queue>.retry.<ms>; a missing queue is an error', async () => {
+    const queue = uniqueQueue('delay');
+    queues.push(queue, `${queue}.retry.700`);
+    await declareQueue(queue);
+    const t0 = Date.now();
+    await publisher.publish(queue, { later: true }, { delayMs: 700, messageId: 'delayed' });
+    assert.equal((await drain(queue)).length, 0, 'not there at once');
+    const [message] = await eventually(async () => {
+      const m = await drain(queue);
+      return m.length > 0 ? m : undefined;
+    }, 10_000, 'the delayed message');
+    assert.ok(Date.now() - t0 >= 700, 'not before its delay');
+    assert.equal(message?.properties.messageId, 'delayed');
+    await assert.rejects(publisher.publish(uniqueQueue('nowhere'), {}, { delayMs: 100 }), (error: { code?: string }) => error.code === ErrorCode.PUBLISH_UNROUTABLE);
+  });
+
+  it('a publish while its connection is being cut is sent again on a new connection, not lost', async () => {
+    const queue = uniqueQueue('outage');
+    queues.push(queue);
+    await declareQueue(queue);
+    const own = new Publisher({ publishTimeoutMs: 20_000 });
+    await own.publish(queue, { n: 0 });
+    assert.ok(closeConnectionsOfPid(process.pid) >= 1, 'the publisher connections closed by the broker');
+    await own.publish(queue, { n: 1 }, { messageId: 'after-outage' });
+    await own.close();
+    const ids = (await drain(queue)).map((m) => m.properties.messageId);
+    assert.equal(ids.length, 2);
+    assert.equal(ids[1], 'after-outage');
   });
 
   it('rabbit-worker publish: prints the id; a missing queue or bad JSON is one line and a non-zero exit', async () => {

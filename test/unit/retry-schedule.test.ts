@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { retryQueueArguments, retryQueueName } from '../../src/broker/retry-queues.js';
+import { jittered, RETRY_JITTER, retryDelayFor, retrySteps } from '../../src/worker/retry-schedule.js';
+
+const schedule = { retryDelayMs: 1000, retryBackoff: 4, retryMaxDelayMs: 60_000 };
+
+describe('retry schedule', () => {
+  it('grows exponentially from retryDelayMs and is capped', () => {
+    assert.deepEqual([1, 2, 3, 4, 5].map((a) => retryDelayFor(a, schedule)), [1000, 4000, 16_000, 60_000, 60_000]);
+  });
+
+  it('retries at once when retryDelayMs is 0', () => {
+    assert.equal(retryDelayFor(3, { ...schedule, retryDelayMs: 0 }), 0);
+    assert.deepEqual(retrySteps({ ...schedule, retryDelayMs: 0, maxAttempts: 5 }), []);
+  });
+
+  it('lists the distinct steps before maxAttempts: the queues declared up front', () => {
+    assert.deepEqual(retrySteps({ ...schedule, maxAttempts: 6 }), [1000, 4000, 16_000, 60_000]);
+    assert.deepEqual(retrySteps({ ...schedule, maxAttempts: 1 }), []);
+  });
+
+  it('jitters only downwards, by at most RETRY_JITTER', () => {
+    assert.equal(jittered(1000, () => 0), 1000);
+    assert.equal(jittered(1000, () => 0.999999), Math.round(1000 * (1 - RETRY_JITTER * 0.999999)));
+    for (let i = 0; i < 100; i++) {
+      const d = jittered(5000);
+      assert.ok(d <= 5000 && d >= 5000 * (1 - RETRY_JITTER));
+    }
+  });
+
+  it('names and arguments of retry queues', () => {
+    assert.equal(retryQueueName('resize', 4000), 'resize.retry.4000');
+    assert.deepEqual(retryQueueArguments('resize', 'quorum'), {
+      'x-queue-type': 'quorum',
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': 'resize',
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    });
+    assert.deepEqual(retryQueueArguments('resize', 'classic'), { 'x-queue-type': 'classic', 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'resize' });
+  });
+});
