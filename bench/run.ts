@@ -1,0 +1,119 @@
+/**
+ * `npm run bench`: drain throughput, latency and cost of rabbit-worker against raw amqplib and its peers,
+ * in one invocation, systems alternating. See docs/benchmarks.md for the method and the last results.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { HELP, parseOptions, type BenchOptions } from './lib/args.js';
+import { BrokerAdmin } from './lib/broker.js';
+import { killAllChildren } from './lib/children.js';
+import { machineInfo } from './lib/machine.js';
+import { ensureRedis } from './lib/redis.js';
+import { measureSupervisor, runColdStarts } from './cost.js';
+import { runDrains } from './drain.js';
+import { runLatency } from './latency.js';
+import { renderMarkdown, type Results } from './report.js';
+import { BASELINE_ID, SYSTEMS } from './systems/index.js';
+import type { System } from './systems/types.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+
+function pickSystems(options: BenchOptions): System[] {
+  if (options.only === undefined) return SYSTEMS;
+  const unknown = options.only.filter((id) => !SYSTEMS.some((s) => s.id === id));
+  if (unknown.length > 0) throw new Error(`--only: unknown system(s) ${unknown.join(', ')}; known: ${SYSTEMS.map((s) => s.id).join(', ')}`);
+  // The baseline always runs: every figure is a ratio to it.
+  return SYSTEMS.filter((s) => s.id === BASELINE_ID || options.only?.includes(s.id));
+}
+
+async function main(): Promise<number> {
+  const parsed = parseOptions(process.argv.slice(2));
+  if (parsed === 'help') {
+    log(HELP);
+    return 0;
+  }
+  const options = parsed;
+  const started = performance.now();
+  const loadAtStart = loadavg()[0] ?? 0;
+  let systems = pickSystems(options);
+  const notes: string[] = [];
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const admin = await BrokerAdmin.open(options.amqpUrl);
+  cleanups.push(() => admin.close());
+
+  // Whatever happens — an error, Ctrl-C — children are killed and queues deleted before we go.
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`\n${signal}: cleaning up`);
+    killAllChildren();
+    void Promise.allSettled(cleanups.map((c) => c())).then(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  process.on('exit', killAllChildren);
+
+  try {
+    if (systems.some((s) => s.backend === 'redis') && options.sections.includes('drain')) {
+      const redis = await ensureRedis(options.redisPort);
+      if (redis === undefined) {
+        notes.push('BullMQ skipped: no Redis could be reached or started on 127.0.0.1.');
+        systems = systems.filter((s) => s.backend !== 'redis');
+      } else cleanups.push(redis.stop);
+    }
+    const machine = machineInfo();
+    log(`rabbit-worker bench: ${systems.map((s) => s.id).join(', ')}; ${options.rounds} round(s); N=${options.messages} (prefetch 1: ${options.messagesP1}); sections ${options.sections.join(',')}`);
+    const ctx = { admin, options, cwd: ROOT };
+    const drains = options.sections.includes('drain') ? await runDrains(systems, ctx, log) : [];
+    const latencySystems = systems.filter((s) => s.latency);
+    const latency = options.sections.includes('latency') ? await runLatency(latencySystems, ctx, log) : [];
+    const costSystems = systems.filter((s) => s.latency); // amqplib as reference, and the two rabbit-worker modes
+    const costs = options.sections.includes('cost') ? await runColdStarts(costSystems, ctx, log) : [];
+    const supervisor = options.sections.includes('cost') ? await measureSupervisor(ctx, log) : undefined;
+    const failures = drains.filter((d) => d.error !== undefined).length + latency.filter((l) => l.error !== undefined).length + costs.filter((c) => c.error !== undefined).length;
+    notes.push(`Load average (1 min) ${loadAtStart.toFixed(1)} at the start and ${(loadavg()[0] ?? 0).toFixed(1)} at the end, on ${machine.cores} cores: anything above ~1 means other work shared the machine, which widens the spread of the runs but not the alternation.`);
+    if (failures > 0) notes.push(`${failures} run(s) failed and count as n/a; their errors are in the console output.`);
+    const results: Results = {
+      options,
+      machine,
+      command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+      date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      durationS: (performance.now() - started) / 1000,
+      systems,
+      baseline: BASELINE_ID,
+      drains,
+      latency,
+      latencySystems,
+      costs,
+      supervisor,
+      notes,
+    };
+    const markdown = renderMarkdown(results);
+    log(`\n${markdown}`);
+    if (options.out !== undefined) {
+      const path = resolve(ROOT, options.out);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, markdown);
+      log(`written to ${options.out}`);
+    }
+    return failures > 0 ? 1 : 0;
+  } finally {
+    killAllChildren();
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    killAllChildren();
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
