@@ -10,8 +10,19 @@ export type { Settlement, MessageProperties } from './worker/settlement.js';
 export { DEFAULT_SETTINGS, SPARE_MEMORY_UNIT_MB, normalizeSettings, type WorkerSettings, type SettingsOverrides, type Isolation, type QueueType } from './worker/options.js';
 export type { WorkerState } from './worker/status-report.js';
 export { runWorker, type RunWorkerOptions, type StopCause } from './worker/worker-process.js';
+export { defineConfig, type SupervisorConfigInput } from './supervisor/config.js';
 export { Publisher, type PublisherOptions, type PublishOptions } from './broker/publisher.js';
 export { deadLetterQueueName } from './broker/topology.js';
+export {
+  listDeadLetters,
+  replayDeadLetters,
+  purgeDeadLetters,
+  type DeadLetter,
+  type ListOptions as DeadLetterListOptions,
+  type ReplayOptions,
+  type ReplayProgress,
+  type ReplayResult,
+} from './broker/dead-letters.js';
 export { DeadLetterHeader } from './worker/broker-settler.js';
 export { Logger, CRITICAL_LEVEL, createPino, type LogOptions } from './log/logger.js';
 export {

@@ -5,15 +5,19 @@ export interface GuardHandlers {
   signal(signal: NodeJS.Signals, count: number): void;
   /** An error nothing caught, or `process.exit()` called by user code while callbacks ran. */
   fatal(reason: Extract<ShutdownReason, 'uncaught-exception' | 'unhandled-rejection' | 'exit'>, error: unknown): void;
+  /** The supervisor that started this process went away (its IPC channel closed). */
+  orphaned(): void;
 }
 
 /**
- * The one place that owns `process.on(...)` for signals and fatal events in a worker process. With
- * `interceptExit`, a `process.exit()` from user code while callbacks run becomes a `fatal('exit')`, so that
- * `shutdown()` and the nacks happen before the process really exits (exit handlers cannot be async).
+ * The one place that owns `process.on(...)` for signals and fatal events in a worker process. Installed
+ * first thing (so that a SIGTERM while loading is handled too); the worker swaps in its handlers once it
+ * runs. With `interceptExit`, a `process.exit()` from user code while callbacks run becomes a
+ * `fatal('exit')`, so that `shutdown()` and the nacks happen before the process really exits (exit
+ * handlers cannot be async).
  */
 export class ProcessGuard {
-  readonly #handlers: GuardHandlers;
+  #handlers: GuardHandlers;
   readonly #realExit = process.exit.bind(process);
   readonly #signals = new Map<NodeJS.Signals, number>();
   #installed: Array<[string, (...args: never[]) => void]> = [];
@@ -23,7 +27,12 @@ export class ProcessGuard {
     this.#handlers = handlers;
   }
 
-  install(options: { interceptExit: boolean; busy: () => boolean }): void {
+  /** Replaces the handlers (the worker's, once it runs). */
+  handle(handlers: GuardHandlers): void {
+    this.#handlers = handlers;
+  }
+
+  install(): void {
     const on = (event: string, listener: (...args: never[]) => void): void => {
       process.on(event as 'SIGTERM', listener as () => void);
       this.#installed.push([event, listener]);
@@ -37,14 +46,17 @@ export class ProcessGuard {
     }
     on('uncaughtException', (error: unknown) => this.#handlers.fatal('uncaught-exception', error));
     on('unhandledRejection', (error: unknown) => this.#handlers.fatal('unhandled-rejection', error));
-    if (options.interceptExit) {
-      process.exit = ((code?: number | string | null) => {
-        if (this.#exiting || !options.busy()) return this.#realExit(code ?? undefined);
-        const error = new Error(`process.exit(${code ?? ''}) was called while callbacks ran`);
-        this.#handlers.fatal('exit', error);
-        throw error; // unwinds the callback that called it; its message is already in shutdown()'s hands
-      }) as typeof process.exit;
-    }
+    if (typeof process.send === 'function') on('disconnect', () => this.#handlers.orphaned());
+  }
+
+  /** While `busy()`, a `process.exit()` from user code is turned into `fatal('exit')`. */
+  interceptExit(busy: () => boolean): void {
+    process.exit = ((code?: number | string | null) => {
+      if (this.#exiting || !busy()) return this.#realExit(code ?? undefined);
+      const error = new Error(`process.exit(${code ?? ''}) was called while callbacks ran`);
+      this.#handlers.fatal('exit', error);
+      throw error; // unwinds the callback that called it; its message is already in shutdown()'s hands
+    }) as typeof process.exit;
   }
 
   /** Ends the process for real, past any interception. */

@@ -1,8 +1,10 @@
-/** What a worker process tells its supervisor over the IPC channel, when it has one: at each state change, and each second while its counts change. */
+/** What a worker process tells its supervisor over the IPC channel, when it has one: at each state change, and every 250 ms while its counts change. */
 export interface WorkerStatusReport {
   type: 'rabbit-worker:status';
   state: WorkerState;
   queue: string;
+  /** Seconds its callbacks get when it is stopped: the supervisor waits that long (plus a margin) before SIGKILL. */
+  stopTimeout: number;
   handled: number;
   inflight: number;
   /** Message ids (or `#n`) of the callbacks running now. */

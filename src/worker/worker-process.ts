@@ -49,6 +49,19 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   const name = options.name ?? basename(options.file, extname(options.file));
   const root = createPino({ base: { worker: name } });
   let logger = new Logger(root);
+  // Until the worker runs, a signal just ends the process: nothing is in flight yet.
+  const guard = new ProcessGuard({
+    signal: (signal) => {
+      logger.info(`${signal} received while starting; exiting`);
+      guard.exit(ExitCode.OK);
+    },
+    fatal: (reason, error) => {
+      logger.error(`${reason} while starting: ${error instanceof Error ? error.message : String(error)}`);
+      guard.exit(ExitCode.FAILURE);
+    },
+    orphaned: () => guard.exit(ExitCode.OK),
+  });
+  guard.install();
   try {
     const WorkerClass = await loadWorkerClass(options.file);
     const task = new WorkerClass();
@@ -57,13 +70,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     const settings = normalizeSettings(readSettings(task), options.overrides);
     applySettings(task, settings);
     logger = new Logger(root.child({ queue: settings.queue }));
-    return await new WorkerProcess(name, options, settings, logger, task.isolation === 'none' ? new InlineRunner(task, task.logger) : undefined).run();
+    return await new WorkerProcess(name, options, settings, logger, guard, task.isolation === 'none' ? new InlineRunner(task, task.logger) : undefined).run();
   } catch (error) {
     const code = exitCodeFor(error);
     const message = error instanceof Error ? error.message : String(error);
     if (code === ExitCode.FAILURE) logger.error(`worker failed to start: ${message}`, { err: error instanceof Error ? { message, stack: error.stack } : message, exitCode: code });
     else logger.error(message, { code: (error as { code?: unknown }).code, exitCode: code });
     return code;
+  } finally {
+    guard.uninstall();
   }
 }
 
@@ -82,6 +97,7 @@ class WorkerProcess {
     readonly options: RunWorkerOptions,
     readonly settings: WorkerSettings,
     readonly logger: Logger,
+    guard: ProcessGuard,
     inline: InlineRunner | undefined,
   ) {
     this.#runner = inline ?? new ThreadRunner(options.file, settings, logger, { worker: name, queue: settings.queue });
@@ -106,7 +122,8 @@ class WorkerProcess {
         this.#report();
       },
     });
-    this.#guard = new ProcessGuard({
+    this.#guard = guard;
+    guard.handle({
       signal: (signal, count) => {
         if (count > 1) {
           logger.warn(`${signal} again: interrupting callbacks now`);
@@ -117,23 +134,24 @@ class WorkerProcess {
         }
       },
       fatal: (reason, error) => void this.#fatal(reason, error),
+      orphaned: () => {
+        logger.warn('the supervisor went away (IPC channel closed); stopping');
+        void this.stop('signal');
+      },
     });
   }
 
   async run(): Promise<number> {
     const exit = new Promise<number>((resolve) => (this.#resolveExit = resolve));
-    this.#guard.install({ interceptExit: this.settings.isolation === 'none', busy: () => this.#consumer.inflight > 0 });
+    if (this.settings.isolation === 'none') this.#guard.interceptExit(() => this.#consumer.inflight > 0);
     try {
       await this.#start();
     } catch (error) {
-      this.#guard.uninstall();
       await this.#runner.close().catch(() => {});
       await this.#link.close();
       throw error;
     }
-    const code = await exit;
-    this.#guard.uninstall();
-    return code;
+    return exit;
   }
 
   async #start(): Promise<void> {
@@ -166,7 +184,7 @@ class WorkerProcess {
         void this.stop('memory');
       }
     }, this.options.memoryCheckMs ?? 1000);
-    const status = setInterval(() => this.#report(true), 1000);
+    const status = setInterval(() => this.#report(true), 250);
     memory.unref();
     status.unref();
     this.#timers.push(memory, status);
@@ -183,6 +201,7 @@ class WorkerProcess {
       type: 'rabbit-worker:status',
       state: this.#state,
       queue: this.settings.queue,
+      stopTimeout: this.settings.stopTimeout,
       handled: this.#consumer.handled,
       inflight: this.#consumer.inflight,
       inflightIds: this.#consumer.inflightIds(),
