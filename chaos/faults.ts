@@ -1,0 +1,109 @@
+import { rabbitmqctl } from './rabbitmqctl.js';
+import { status } from './supervisor.js';
+
+export type FaultKind = 'kill' | 'poison' | 'close' | 'restart';
+
+/** One fault as it happened. */
+export interface Fault {
+  kind: FaultKind;
+  /** When it began (ms since the epoch). */
+  startedAt: number;
+  /** When the system is expected to recover from: the kill, the close, start_app's return. */
+  at: number;
+  detail: string;
+  ok: boolean;
+}
+
+export interface FaultContext {
+  /** The node to aim rabbitmqctl at; undefined: the default node (with --url). */
+  node: string | undefined;
+  configPath: string;
+  /** Seconds the broker application stays stopped. */
+  outageSeconds: number;
+  random: () => number;
+  publishPoison: (count: number) => string;
+  log: (line: string) => void;
+  stopped: () => boolean;
+  /** Told of each fault as soon as it happened (for the progress line). */
+  onFault: (fault: Fault) => void;
+}
+
+/** The least time between the end of a fault and the start of the next. */
+const MIN_GAP_MS = 3000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The order of the faults: about one every 4 s, at least one broker restart, one closing of every
+ * connection and one poison burst; the rest mostly SIGKILLs. Seeded, so that a run can be replayed.
+ */
+export function planFaults(seconds: number, random: () => number): FaultKind[] {
+  const count = Math.max(4, Math.floor(seconds / 4));
+  const kinds: FaultKind[] = ['restart', 'close', 'poison'];
+  const weighted: FaultKind[] = ['kill', 'kill', 'kill', 'kill', 'kill', 'poison', 'close', 'restart'];
+  while (kinds.length < count) kinds.push(weighted[Math.floor(random() * weighted.length)] as FaultKind);
+  for (let i = kinds.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [kinds[i], kinds[j]] = [kinds[j] as FaultKind, kinds[i] as FaultKind];
+  }
+  return kinds;
+}
+
+/** Carries out one fault; never throws (a failed fault is logged and recorded as such). */
+export async function inject(kind: FaultKind, ctx: FaultContext): Promise<Fault> {
+  const startedAt = Date.now();
+  const fault = (at: number, detail: string, ok = true): Fault => ({ kind, startedAt, at, detail, ok });
+  try {
+    switch (kind) {
+      case 'kill': {
+        const s = await status(ctx.configPath);
+        const candidates = s.processes.filter((p) => p.pid !== null && (p.state === 'running' || p.state === 'starting'));
+        const victim = candidates[Math.floor(ctx.random() * candidates.length)];
+        if (victim === undefined || victim.pid === null) return fault(Date.now(), 'no live worker process to kill', false);
+        process.kill(victim.pid, 'SIGKILL');
+        return fault(Date.now(), `SIGKILL ${victim.name} (pid ${victim.pid}, ${victim.inflight} in flight)`);
+      }
+      case 'poison':
+        return fault(Date.now(), ctx.publishPoison(2));
+      case 'close': {
+        const at = Date.now();
+        const r = await rabbitmqctl(ctx.node, ['close_all_connections', 'chaos']);
+        return fault(at, `close_all_connections: ${lastLine(r.output)} (${r.ms} ms)`, r.ok);
+      }
+      case 'restart': {
+        const stop = await rabbitmqctl(ctx.node, ['stop_app'], 60_000);
+        await sleep(ctx.outageSeconds * 1000);
+        const start = await rabbitmqctl(ctx.node, ['start_app'], 120_000);
+        return fault(Date.now(), `stop_app (${stop.ms} ms), ${ctx.outageSeconds} s down, start_app (${start.ms} ms)${stop.ok && start.ok ? '' : `: ${lastLine(stop.output)} / ${lastLine(start.output)}`}`, stop.ok && start.ok);
+      }
+    }
+  } catch (error) {
+    return fault(Date.now(), `failed: ${(error as Error).message}`, false);
+  }
+}
+
+const lastLine = (text: string): string => text.trim().split('\n').pop() ?? '';
+
+/**
+ * Runs the planned faults evenly over `seconds` (with jitter), one at a time, logging each with its time.
+ * Stops early when `ctx.stopped()` says so (Ctrl-C).
+ */
+export async function runFaults(kinds: FaultKind[], seconds: number, ctx: FaultContext, startedAt: number): Promise<Fault[]> {
+  const done: Fault[] = [];
+  const slot = (seconds * 1000) / kinds.length;
+  let previousEnd = 0;
+  for (const [i, kind] of kinds.entries()) {
+    // at least MIN_GAP_MS after the previous fault, even when it ran late (a slow rabbitmqctl, a restart):
+    // otherwise the recovery from it cannot be measured
+    const due = Math.max(startedAt + slot * i + slot * (0.25 + ctx.random() * 0.5), previousEnd + MIN_GAP_MS);
+    while (Date.now() < due && !ctx.stopped()) await sleep(Math.min(250, due - Date.now()));
+    if (ctx.stopped()) break;
+    const fault = await inject(kind, ctx);
+    previousEnd = Date.now();
+    done.push(fault);
+    ctx.onFault(fault);
+    const clock = new Date(fault.startedAt).toISOString().slice(11, 23);
+    ctx.log(`fault ${done.length}/${kinds.length} at ${clock} (+${((fault.startedAt - startedAt) / 1000).toFixed(1)} s): ${kind}: ${fault.detail}${fault.ok ? '' : ' [FAILED]'}`);
+  }
+  return done;
+}
