@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { HELP, parseOptions, type BenchOptions } from './lib/args.js';
@@ -98,7 +98,10 @@ async function main(): Promise<number> {
       const path = resolve(ROOT, options.out);
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, markdown);
-      log(`written to ${options.out}`);
+      // The raw samples beside it, so that the tables can be re-derived or compared across runs.
+      const raw = path.replace(/\.md$/, '') + '.json';
+      writeFileSync(raw, `${JSON.stringify({ date: results.date, command: results.command, machine, options, drains, latency, costs, supervisor }, null, 1)}\n`);
+      log(`written to ${options.out} (raw samples: ${relative(ROOT, raw)})`);
     }
     return failures > 0 ? 1 : 0;
   } finally {
