@@ -25,10 +25,12 @@ export interface ConsumerOptions {
   worker: string;
   runner: CallbackRunner;
   logger: Logger;
-  /** Called once `maxMessages` messages were handled. */
+  /** Called when the `maxMessages`-th callback starts: time to stop taking messages. */
   onLimit?: () => void;
   /** Called when a callback on the main thread ignores its deadline: only a new process can free it. */
   onStuck?: () => void;
+  /** Called when callbacks can no longer run (a new isolate cannot start): the process must end. */
+  onFailed?: (error: unknown) => void;
 }
 
 /**
@@ -44,7 +46,14 @@ export class Consumer {
   readonly #context: SettleContext;
   readonly #onLimit: (() => void) | undefined;
   readonly #onStuck: (() => void) | undefined;
+  readonly #onFailed: ((error: unknown) => void) | undefined;
   readonly #returnedByOutage = new Set<string>();
+  /** Messages that were in flight when their isolate died beside others: any of them may be the culprit. */
+  readonly #suspects = new Set<string>();
+  /** Deliveries waiting while a suspect runs alone. */
+  #held: Delivery[] = [];
+  /** The suspect running alone, if any. */
+  #solo: Delivery | undefined;
   #retryQueues: RetryQueues | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   readonly #inflight = new Map<number, Delivery>();
@@ -52,6 +61,7 @@ export class Consumer {
   readonly #helper: ShutdownHelper<Delivery>;
   #session: BrokerSession | undefined;
   #handled = 0;
+  #started = 0;
   #warnedUnsettled = false;
   #idleWaiters: Array<() => void> = [];
 
@@ -61,6 +71,7 @@ export class Consumer {
     this.#logger = options.logger;
     this.#onLimit = options.onLimit;
     this.#onStuck = options.onStuck;
+    this.#onFailed = options.onFailed;
     this.#context = {
       queue: options.settings.queue,
       queueType: options.settings.queueType,
@@ -97,6 +108,7 @@ export class Consumer {
     crash: (reason: ShutdownReason, error: unknown): void => {
       void this.interrupted(reason, error);
     },
+    failed: (error: unknown): void => this.#onFailed?.(error),
   };
 
   /** Consumes on `session` (a new one after each reconnection); `retryQueues` belong to its connection. */
@@ -115,9 +127,7 @@ export class Consumer {
   connectionLost(): void {
     for (const delivery of this.#inflight.values()) {
       const id = delivery.data.properties.messageId;
-      if (id === undefined || delivery.settlement !== undefined) continue;
-      if (this.#returnedByOutage.size >= OUTAGE_MEMORY) this.#returnedByOutage.delete(this.#returnedByOutage.values().next().value as string);
-      this.#returnedByOutage.add(id);
+      if (delivery.settlement === undefined) remember(this.#returnedByOutage, id);
     }
   }
 
@@ -158,6 +168,11 @@ export class Consumer {
     const deliveries = [...this.#helper.armed];
     for (const delivery of deliveries) delivery.interrupted = true;
     if (deliveries.length === 0) return;
+    if (deliveries.length > 1 && reason !== 'stop-timeout') {
+      // One of them killed the isolate and the others went down with it: each comes back to run alone,
+      // and this attempt is not held against it (the culprit is counted from its solo runs on).
+      for (const delivery of deliveries) remember(this.#suspects, delivery.data.properties.messageId);
+    }
     this.#logger.critical(`callbacks interrupted (${reason}); running shutdown() for ${deliveries.length} message(s)`, {
       reason,
       messageIds: deliveries.map((d) => d.data.properties.messageId),
@@ -177,13 +192,16 @@ export class Consumer {
   #receive(session: BrokerSession, message: ConsumeMessage): void {
     const messageId = message.properties.messageId as string | undefined;
     const afterOutage = message.fields.redelivered && messageId !== undefined && this.#returnedByOutage.delete(messageId);
-    const delivery = new Delivery(message, session, this.#settings.queue, this.#settings.queueType, afterOutage ? 1 : 0);
+    const suspect = messageId !== undefined && this.#suspects.delete(messageId);
+    const delivery = new Delivery(message, session, this.#settings.queue, this.#settings.queueType, (afterOutage ? 1 : 0) + (suspect ? 1 : 0));
+    delivery.suspect = suspect;
     this.#inflight.set(delivery.id, delivery);
     if (delivery.data.attempt > this.#settings.maxAttempts) {
       this.#settle(delivery, {
         kind: 'reject',
         reason: `delivered ${delivery.data.attempt} times, more than maxAttempts (${this.#settings.maxAttempts}); its callback never completed (the process or isolate died)`,
       });
+      this.#countTowardsLimit();
       this.#finish(delivery);
       return;
     }
@@ -195,9 +213,38 @@ export class Consumer {
       this.#finish(delivery, false);
       return;
     }
+    if (!suspect && this.#solo === undefined && this.#held.length === 0) this.#start(delivery);
+    else {
+      this.#held.push(delivery);
+      this.#pump();
+    }
+  }
+
+  #start(delivery: Delivery): void {
+    this.#countTowardsLimit();
     delivery.startedAt = Date.now();
     this.#helper.arm(delivery);
     this.#runner.dispatch(delivery.data);
+  }
+
+  /**
+   * maxMessages counts messages as they are taken (a callback starts, or one is dead-lettered for its
+   * attempts), so that the consumer is cancelled before the last message's ack invites another delivery.
+   */
+  #countTowardsLimit(): void {
+    if (++this.#started === this.#settings.maxMessages) this.#onLimit?.();
+  }
+
+  /** Starts held deliveries in order; a suspect waits until nothing else runs, and runs alone. */
+  #pump(): void {
+    while (this.#held.length > 0 && this.#solo === undefined) {
+      const next = this.#held[0] as Delivery;
+      if (next.suspect && this.#helper.armed.size > 0) return;
+      this.#held.shift();
+      if (!this.#inflight.has(next.id)) continue; // settled meanwhile (an interruption, a lost channel)
+      if (next.suspect) this.#solo = next;
+      this.#start(next);
+    }
   }
 
   /** Deadlines: abort and retry past `messageTimeout`; recycle a callback that ignores it; warn before consumer_timeout. */
@@ -282,14 +329,21 @@ export class Consumer {
   #finish(delivery: Delivery, counted = true): void {
     if (!this.#inflight.delete(delivery.id)) return;
     if (counted) this.#handled++;
-    const max = this.#settings.maxMessages;
-    if (max > 0 && this.#handled === max) this.#onLimit?.();
+    if (this.#solo === delivery) this.#solo = undefined;
+    if (this.#held.length > 0) this.#pump();
     if (this.#inflight.size === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       waiters.forEach((resolve) => resolve());
     }
   }
+}
+
+/** Adds `id` to a bounded set of remembered message ids (the oldest is forgotten first). */
+function remember(set: Set<string>, id: string | undefined): void {
+  if (id === undefined) return;
+  if (set.size >= OUTAGE_MEMORY) set.delete(set.values().next().value as string);
+  set.add(id);
 }
 
 function describe(error: unknown): string {

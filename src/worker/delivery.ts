@@ -49,6 +49,8 @@ export class Delivery {
   /** When its deadline passed and its signal was aborted. */
   abortedAt: number | undefined;
   warnedLong = false;
+  /** It was in flight when its isolate died beside others: it runs alone, to tell the culprit apart. */
+  suspect = false;
 
   constructor(
     readonly message: ConsumeMessage,

@@ -10,6 +10,8 @@ export interface RunnerEvents {
   done(id: number, error: ErrorInfo | undefined): void;
   /** The isolate ended while callbacks ran: each of them needs `shutdown()`. The runner starts a new isolate itself. */
   crash(reason: ShutdownReason, error: unknown): void;
+  /** Callbacks can no longer run (a new isolate failed to start): the process must end. */
+  failed(error: unknown): void;
 }
 
 /** Runs callbacks somewhere: on the main thread, or in a heap-limited isolate. */

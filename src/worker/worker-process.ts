@@ -6,9 +6,8 @@ import { createPino, Logger } from '../log/logger.js';
 import { BrokerLink } from './broker-link.js';
 import { Consumer, CONSUMER_TIMEOUT_MS } from './consumer.js';
 import { InlineRunner } from './inline-runner.js';
-import { ThreadRunner } from './isolate/thread-runner.js';
-import { loadWorkerClass } from './load-worker.js';
-import { normalizeSettings, type SettingsOverrides, type WorkerSettings } from './options.js';
+import { preloadIsolate, ThreadRunner } from './isolate/thread-runner.js';
+import { DEFAULT_SETTINGS, normalizeSettings, type SettingsOverrides, type WorkerSettings } from './options.js';
 import { ProcessGuard } from './process-guard.js';
 import type { CallbackRunner } from './runner.js';
 import type { ShutdownReason } from './shutdown-reason.js';
@@ -62,15 +61,35 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     orphaned: () => guard.exit(ExitCode.OK),
   });
   guard.install();
+  const overrides = options.overrides ?? {};
+  const logBase = { worker: name };
   try {
-    const WorkerClass = await loadWorkerClass(options.file);
-    const task = new WorkerClass();
-    task.logger = new Logger(root);
-    task.initialize();
-    const settings = normalizeSettings(readSettings(task), options.overrides);
-    applySettings(task, settings);
+    let settings: WorkerSettings | undefined;
+    let runner: CallbackRunner | undefined;
+    if (overrides.isolation !== 'none') {
+      // The worker loads in its isolate; the main thread only validates what it reports.
+      const preloaded = await preloadIsolate(options.file, overrides, logBase, overrides.memoryLimitMb ?? DEFAULT_SETTINGS.memoryLimitMb);
+      try {
+        settings = normalizeSettings(preloaded.raw, overrides);
+      } catch (error) {
+        await preloaded.worker.terminate();
+        throw error;
+      }
+      if (settings.isolation === 'thread') runner = new ThreadRunner(options.file, settings, new Logger(root.child({ queue: settings.queue })), { ...logBase, queue: settings.queue }, preloaded);
+      else await preloaded.worker.terminate(); // initialize() chose the main thread
+    }
+    if (runner === undefined || settings === undefined) {
+      const { loadWorkerClass } = await import('./load-worker.js');
+      const WorkerClass = await loadWorkerClass(options.file);
+      const task = new WorkerClass();
+      task.logger = new Logger(root);
+      task.initialize();
+      settings = normalizeSettings(readSettings(task), overrides);
+      applySettings(task, settings);
+      runner = new InlineRunner(task, task.logger);
+    }
     logger = new Logger(root.child({ queue: settings.queue }));
-    return await new WorkerProcess(name, options, settings, logger, guard, task.isolation === 'none' ? new InlineRunner(task, task.logger) : undefined).run();
+    return await new WorkerProcess(name, options, settings, logger, guard, runner).run();
   } catch (error) {
     const code = exitCodeFor(error);
     const message = error instanceof Error ? error.message : String(error);
@@ -98,9 +117,9 @@ class WorkerProcess {
     readonly settings: WorkerSettings,
     readonly logger: Logger,
     guard: ProcessGuard,
-    inline: InlineRunner | undefined,
+    runner: CallbackRunner,
   ) {
-    this.#runner = inline ?? new ThreadRunner(options.file, settings, logger, { worker: name, queue: settings.queue });
+    this.#runner = runner;
     this.#consumer = new Consumer({
       settings,
       worker: name,
@@ -108,6 +127,7 @@ class WorkerProcess {
       logger,
       onLimit: () => void this.stop('max-messages'),
       onStuck: () => void this.stop('deadline'),
+      onFailed: () => void this.stop('fatal', 0),
     });
     this.#link = new BrokerLink({
       connect: options.connect,

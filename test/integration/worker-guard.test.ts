@@ -46,6 +46,23 @@ describe('the ShutdownHelper guard', () => {
     assert.equal(await depth(queue), 0);
   });
 
+  it('heap exhaustion at prefetch 10: the messages beside the hog run again alone and are handled; only the hog is dead-lettered', async () => {
+    const { queue, worker } = await start(['--max-attempts', '2', '--memory-limit-mb', '48', '--prefetch', '10']);
+    const ids = Array.from({ length: 9 }, (_, i) => `bystander-${i}`);
+    await publish(queue, { do: 'sleep', ms: 300 }, { messageId: ids[0] });
+    await publish(queue, { do: 'oom' }, { messageId: 'hog' });
+    for (const id of ids.slice(1)) await publish(queue, { do: 'sleep', ms: 300 }, { messageId: id });
+    const dead = await eventually(async () => {
+      const m = await drain(`${queue}.dlq`);
+      return m.length > 0 ? m : undefined;
+    }, 60_000, 'the hog in the dlq', worker);
+    assert.deepEqual(dead.map((m) => m.properties.messageId), ['hog']);
+    await eventually(() => ids.every((id) => worker.lines.some((l) => l.msg === 'handled' && l.messageId === id)), 30_000, 'every bystander handled', worker);
+    assert.equal((await drain(`${queue}.dlq`)).length, 0, 'no bystander dead-lettered');
+    worker.kill('SIGTERM');
+    assert.equal((await worker.exit()).code, 0);
+  });
+
   it('a shutdown() heavier than its reserve fails with a CRITICAL naming spareMemoryMultiplier, and the message is not lost', async () => {
     const { queue, worker } = await start(['--spare-memory-multiplier', '1', '--max-attempts', '1'], { SHUTDOWN_ALLOC_MB: '120' });
     await publish(queue, { do: 'uncaught' }, { messageId: 'heavy' });
