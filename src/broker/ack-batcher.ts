@@ -41,7 +41,10 @@ export class AckBatcher {
     if (this.#closed || this.#state.get(tag) !== OPEN) return false;
     this.#state.set(tag, ACK_PENDING);
     this.#pending.push(tag);
-    if (!this.#scheduled) {
+    if (this.#state.size === 1) {
+      // the only delivery open (prefetch 1, or the last of a burst): nothing to coalesce with, send now
+      this.flush();
+    } else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.flush());
     }

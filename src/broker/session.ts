@@ -12,6 +12,7 @@ export class BrokerSession {
   readonly acks: AckBatcher;
   #closed = false;
   #consumerTag: string | undefined;
+  #queue: string | undefined;
 
   private constructor(connection: ChannelModel, channel: ConfirmChannel) {
     this.connection = connection;
@@ -42,6 +43,7 @@ export class BrokerSession {
       }
     });
     this.#consumerTag = reply.consumerTag;
+    this.#queue = queue;
   }
 
   /** Stops deliveries; those already received stay ours to settle. */
@@ -66,6 +68,9 @@ export class BrokerSession {
   /** Flushes pending acks, then closes the channel and the connection; each step guarded on its own. */
   async close(): Promise<void> {
     this.acks.flush();
+    // One round trip after the last acks: on RabbitMQ 3.10 quorum queues, acks still in flight when the
+    // channel closes were seen to be dropped, their messages redelivered (duplicates).
+    if (!this.#closed && this.#queue !== undefined) await this.channel.checkQueue(this.#queue).catch(() => {});
     if (!this.#closed) await this.channel.close().catch(() => {});
     this.#closed = true;
     this.acks.close();

@@ -67,9 +67,18 @@ describe('AckBatcher', () => {
     const { channel, sent } = recorder();
     const b = new AckBatcher(channel);
     b.track(7);
+    b.track(8);
     b.ack(7);
     assert.deepEqual(sent, []);
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(sent, ['ack 7 multiple']);
+  });
+
+  it('sends at once when the acked delivery is the only one open: nothing to wait for', () => {
+    const { channel, sent } = recorder();
+    const b = new AckBatcher(channel);
+    b.track(1);
+    b.ack(1);
+    assert.deepEqual(sent, ['ack 1 multiple']);
   });
 });

@@ -9,7 +9,8 @@ import { createPino, Logger } from '../../log/logger.js';
 import { loadWorkerClass } from '../load-worker.js';
 import { MessageAdapter } from '../message-adapter.js';
 import type { DeliveryData } from '../settlement.js';
-import { applySettings, type WorkerTask } from '../worker-task.js';
+import type { WorkerSettings } from '../options.js';
+import { applySettings, readSettings, type WorkerTask } from '../worker-task.js';
 import type { CallbackResult, FromIsolate, IsolateInit, ToIsolate } from './protocol.js';
 
 const port = parentPort as NonNullable<typeof parentPort>;
@@ -17,8 +18,11 @@ const init = workerData as IsolateInit;
 const post = (message: FromIsolate): void => port.postMessage(message);
 
 let outbox: CallbackResult[] = [];
+let acked: number[] = [];
 const open = new Map<number, CallbackResult>();
 let scheduled = false;
+/** Callbacks running here; when the last one ends, its result goes at once instead of next turn. */
+let runningCount = 0;
 
 // Heap used plus external memory (Buffers, which the heap limit does not cap), once a second: the main
 // thread recycles the worker on it. Off the per-message path.
@@ -29,10 +33,18 @@ setInterval(() => {
 
 function flush(): void {
   scheduled = false;
-  if (outbox.length === 0) return;
-  const batch = outbox;
+  open.clear();
+  if (outbox.length === 0 && acked.length === 0) return;
+  const batch: CallbackResult[] = [];
+  for (const entry of outbox) {
+    // the common case — acked, done, no error — travels as a bare id
+    if (entry.done === true && entry.e === undefined && entry.s?.kind === 'ack') acked.push(entry.id);
+    else batch.push(entry);
+  }
+  const message: FromIsolate = { t: 'results', acked, batch };
   outbox = [];
-  post({ t: 'results', batch });
+  acked = [];
+  post(message);
 }
 
 function record(id: number, update: Partial<CallbackResult>): void {
@@ -44,17 +56,14 @@ function record(id: number, update: Partial<CallbackResult>): void {
     outbox.push(entry);
   }
   Object.assign(entry, update);
-  if (!scheduled) {
+  if (update.done === true && runningCount === 0) flush();
+  else if (!scheduled) {
     scheduled = true;
-    setImmediate(() => {
-      open.clear();
-      flush();
-    });
+    setImmediate(flush);
   }
 }
 
 function fatal(reason: 'uncaught-exception' | 'unhandled-rejection', error: unknown): void {
-  open.clear();
   flush();
   post({ t: 'fatal', reason, error: toErrorInfo(error) });
   process.exit(1);
@@ -67,6 +76,14 @@ function withBody(data: DeliveryData): DeliveryData {
   return { ...data, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
 }
 
+/** A delivery of a `run` batch, its body a view of the batch's transferred buffer (no copy). */
+function unpack(batch: Array<Omit<DeliveryData, 'body'>>, bodies: ArrayBuffer, ends: Uint32Array, i: number): DeliveryData {
+  const start = i === 0 ? 0 : (ends[i - 1] as number);
+  const data = batch[i] as DeliveryData;
+  data.body = Buffer.from(bodies, start, (ends[i] as number) - start);
+  return data;
+}
+
 async function main(): Promise<void> {
   let task: WorkerTask;
   const logger = new Logger(createPino({ base: init.logBase }));
@@ -75,7 +92,22 @@ async function main(): Promise<void> {
     task = new WorkerClass();
     task.logger = logger;
     task.initialize();
-    applySettings(task, init.settings);
+    let settings = init.settings;
+    if (settings === undefined) {
+      // The first isolate: the main thread validates what initialize() and the overrides say, then starts us.
+      const raw = { ...readSettings(task), ...Object.fromEntries(Object.entries(init.overrides ?? {}).filter(([, v]) => v !== undefined)) };
+      post({ t: 'settings', raw });
+      settings = await new Promise<WorkerSettings>((resolve) => {
+        const onStart = (message: ToIsolate): void => {
+          if (message.t !== 'start') return;
+          port.off('message', onStart);
+          resolve(message.settings);
+        };
+        port.on('message', onStart);
+      });
+    }
+    applySettings(task, settings);
+    logger.bind({ queue: settings.queue });
   } catch (error) {
     post({ t: 'load-error', error: toErrorInfo(error) });
     return;
@@ -86,15 +118,21 @@ async function main(): Promise<void> {
   const running = new Map<number, MessageAdapter>();
   const end = (id: number, error?: unknown): void => {
     running.delete(id);
+    runningCount = running.size;
     record(id, error === undefined ? { done: true } : { done: true, e: toErrorInfo(error) });
   };
   port.on('message', (message: ToIsolate) => {
     if (message.t === 'run') {
-      for (const raw of message.batch) {
-        const data = withBody(raw);
+      // Results still waiting for the next turn go first: if a callback of this batch never yields (a heap
+      // hog), the acks of earlier messages must not die with the isolate.
+      if (outbox.length > 0) flush();
+      const { batch, bodies, ends } = message;
+      for (let i = 0; i < batch.length; i++) {
+        const data = unpack(batch, bodies, ends, i);
         const id = data.id;
         const adapter = new MessageAdapter(data, (s) => record(id, { s }), messageLogger);
         running.set(id, adapter);
+        runningCount = running.size;
         let result: unknown;
         try {
           result = task.callback(adapter);
@@ -111,7 +149,7 @@ async function main(): Promise<void> {
       }
     } else if (message.t === 'abort') {
       running.get(message.id)?.abort(Object.assign(new Error(message.reason), { name: 'DeadlineExceeded' }));
-    } else {
+    } else if (message.t === 'shutdown') {
       const data = withBody(message.data);
       const adapter = new MessageAdapter(data, (s) => post({ t: 'shutdown-settle', id: data.id, s }), messageLogger);
       const error = message.error === undefined ? undefined : fromErrorInfo(message.error);

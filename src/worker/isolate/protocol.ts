@@ -1,12 +1,15 @@
 import type { ErrorInfo } from '../../errors.js';
-import type { WorkerSettings } from '../options.js';
+import type { SettingsOverrides, WorkerSettings } from '../options.js';
 import type { DeliveryData, Settlement } from '../settlement.js';
 import type { ShutdownReason } from '../shutdown-reason.js';
 
 /** What an isolate is started with. */
 export interface IsolateInit {
   file: string;
-  settings: WorkerSettings;
+  /** Final settings; absent for the first isolate, which reports the worker's settings and waits for `start`. */
+  settings?: WorkerSettings;
+  /** Command-line and config-file values, applied after `initialize()`. */
+  overrides?: SettingsOverrides;
   /** Fields on every log line (worker, queue). */
   logBase: Record<string, unknown>;
 }
@@ -20,14 +23,18 @@ export interface CallbackResult {
 }
 
 export type ToIsolate =
-  | { t: 'run'; batch: DeliveryData[] }
+  | { t: 'start'; settings: WorkerSettings }
+  /** Deliveries without their bodies; `bodies` holds every body back to back (transferred, not copied), `ends` their end offsets. */
+  | { t: 'run'; batch: Array<Omit<DeliveryData, 'body'>>; bodies: ArrayBuffer; ends: Uint32Array }
   | { t: 'abort'; id: number; reason: string }
   | { t: 'shutdown'; data: DeliveryData; reason: ShutdownReason; error: ErrorInfo | undefined };
 
 export type FromIsolate =
+  | { t: 'settings'; raw: Partial<WorkerSettings> }
   | { t: 'ready' }
   | { t: 'load-error'; error: ErrorInfo }
-  | { t: 'results'; batch: CallbackResult[] }
+  /** `acked`: ids whose callback acked and returned (the common case, sent as bare ids); `batch`: the rest. */
+  | { t: 'results'; acked: number[]; batch: CallbackResult[] }
   | { t: 'memory'; mb: number }
   | { t: 'shutdown-settle'; id: number; s: Settlement }
   | { t: 'shutdown-done'; id: number; e?: ErrorInfo }

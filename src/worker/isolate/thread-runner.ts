@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, fromErrorInfo, RabbitWorkerError, toErrorInfo } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import { SPARE_MEMORY_UNIT_MB, type WorkerSettings } from '../options.js';
+import { SPARE_MEMORY_UNIT_MB, type SettingsOverrides, type WorkerSettings } from '../options.js';
 import type { CallbackRunner, RunnerEvents } from '../runner.js';
 import type { DeliveryData } from '../settlement.js';
 import type { ShutdownReason } from '../shutdown-reason.js';
@@ -26,15 +26,25 @@ interface PendingShutdown {
   reject: (error: unknown) => void;
 }
 
+// A young generation large enough that short-lived per-message objects die in few scavenges.
+const YOUNG_GENERATION_MB = 32;
+
 function spawn(init: IsolateInit, heapMb: number): Worker {
-  return new Worker(ENTRY, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: heapMb }, stdout: false, stderr: false });
+  return new Worker(ENTRY, {
+    workerData: init,
+    resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.min(YOUNG_GENERATION_MB, Math.max(4, heapMb / 4)) },
+    stdout: false,
+    stderr: false,
+  });
 }
 
-/** Waits for the isolate's first word: ready, or why it could not load. */
-function ready(worker: Worker): Promise<void> {
+const ACK = { kind: 'ack' } as const;
+
+/** Waits for the isolate's first word (`ready`, or `settings` from a first isolate), or why it could not load. */
+function firstWord<T extends 'ready' | 'settings'>(worker: Worker, word: T): Promise<Extract<FromIsolate, { t: T }>> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: FromIsolate): void => {
-      if (message.t === 'ready') done(), resolve();
+      if (message.t === word) done(), resolve(message as Extract<FromIsolate, { t: T }>);
       else if (message.t === 'load-error') done(), reject(Object.assign(fromErrorInfo(message.error), { code: message.error.code }));
     };
     const onError = (error: unknown): void => (done(), reject(error));
@@ -46,6 +56,30 @@ function ready(worker: Worker): Promise<void> {
   });
 }
 
+/** A first isolate: it loaded the worker and ran `initialize()`; it waits for the validated settings. */
+export interface PreloadedIsolate {
+  worker: Worker;
+  heapMb: number;
+  /** What `initialize()` and the overrides say, not yet validated. */
+  raw: Partial<WorkerSettings>;
+}
+
+/**
+ * Loads the worker in what becomes its callback isolate, so that the main thread never imports user code
+ * (nor tsx): one copy of the worker's modules in memory, not two. The heap limit is the override's or the
+ * default; if `initialize()` sets another, the runner starts the isolate again with the right one.
+ */
+export async function preloadIsolate(file: string, overrides: SettingsOverrides, logBase: Record<string, unknown>, heapMb: number): Promise<PreloadedIsolate> {
+  const worker = spawn({ file, overrides, logBase }, heapMb);
+  try {
+    const { raw } = await firstWord(worker, 'settings');
+    return { worker, heapMb, raw };
+  } catch (error) {
+    await worker.terminate();
+    throw error;
+  }
+}
+
 /**
  * `isolation: 'thread'`: callbacks run in a worker thread whose heap is capped at `memoryLimitMb`, while the
  * main thread keeps the channel. When the isolate dies — heap exhaustion, an uncaught error,
@@ -53,7 +87,8 @@ function ready(worker: Worker): Promise<void> {
  * `spareMemoryMultiplier × 32` MB, and this runner starts a fresh isolate: work goes on.
  */
 export class ThreadRunner implements CallbackRunner {
-  readonly #init: IsolateInit;
+  readonly #init: IsolateInit & { settings: WorkerSettings };
+  #preloaded: PreloadedIsolate | undefined;
   readonly #logger: Logger;
   #events: RunnerEvents | undefined;
   #isolate: Isolate | undefined;
@@ -64,11 +99,14 @@ export class ThreadRunner implements CallbackRunner {
   #closed = false;
   #spare: Worker | undefined;
   #memoryMb = 0;
+  /** Callbacks handed to the isolate and not done: when none is, a message goes at once, unbatched. */
+  #running = 0;
   readonly #shutdowns = new Map<number, PendingShutdown>();
 
-  constructor(file: string, settings: WorkerSettings, logger: Logger, logBase: Record<string, unknown>) {
+  constructor(file: string, settings: WorkerSettings, logger: Logger, logBase: Record<string, unknown>, preloaded?: PreloadedIsolate) {
     this.#init = { file, settings, logBase };
     this.#logger = logger;
+    this.#preloaded = preloaded;
   }
 
   get #settings(): WorkerSettings {
@@ -81,12 +119,16 @@ export class ThreadRunner implements CallbackRunner {
   }
 
   dispatch(data: DeliveryData): void {
-    // A copy of exactly the body: structured clone would copy the whole pooled buffer behind a slice.
-    this.#outbox.push({ ...data, body: new Uint8Array(data.body) });
-    if (!this.#scheduled && this.#starting === undefined) {
-      this.#scheduled = true;
-      setImmediate(() => this.#flush());
+    this.#outbox.push(data);
+    this.#running++;
+    if (this.#scheduled || this.#starting !== undefined) return;
+    if (this.#running === 1) {
+      // nothing to batch with (prefetch 1, or an idle worker): no wait for the next turn
+      this.#flush();
+      return;
     }
+    this.#scheduled = true;
+    setImmediate(() => this.#flush());
   }
 
   shutdown(data: DeliveryData, reason: ShutdownReason, error: unknown): Promise<void> {
@@ -113,6 +155,7 @@ export class ThreadRunner implements CallbackRunner {
 
   async interrupt(): Promise<void> {
     this.#outbox = [];
+    this.#running = 0;
     const isolate = this.#isolate;
     this.#isolate = undefined;
     this.#closed = true; // no new isolate after this
@@ -128,18 +171,20 @@ export class ThreadRunner implements CallbackRunner {
 
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#preloaded?.worker.terminate();
+    this.#preloaded = undefined;
     await this.interrupt();
     await this.#spare?.terminate();
   }
 
   async #startIsolate(): Promise<void> {
     const starting = (async () => {
-      const worker = spawn(this.#init, this.#settings.memoryLimitMb);
+      const worker = await this.#take();
       const isolate: Isolate = { worker, retiring: false };
       worker.on('error', (error) => {
         isolate.error = error;
       });
-      await ready(worker);
+      await firstWord(worker, 'ready');
       worker.on('message', (message: FromIsolate) => this.#onMessage(isolate, message));
       worker.on('exit', (code) => this.#onExit(isolate, code));
       this.#isolate = isolate;
@@ -153,19 +198,54 @@ export class ThreadRunner implements CallbackRunner {
     if (this.#outbox.length > 0) this.#flush();
   }
 
+  /** The preloaded isolate when its heap limit is right (told to start), else a new one. */
+  async #take(): Promise<Worker> {
+    const preloaded = this.#preloaded;
+    this.#preloaded = undefined;
+    if (preloaded !== undefined && preloaded.heapMb === this.#settings.memoryLimitMb) {
+      const start: ToIsolate = { t: 'start', settings: this.#settings };
+      preloaded.worker.postMessage(start);
+      return preloaded.worker;
+    }
+    await preloaded?.worker.terminate();
+    return spawn(this.#init, this.#settings.memoryLimitMb);
+  }
+
   #flush(): void {
     this.#scheduled = false;
     const isolate = this.#isolate;
     if (isolate === undefined || this.#outbox.length === 0) return;
-    const batch = this.#outbox;
+    const outbox = this.#outbox;
     this.#outbox = [];
-    const message: ToIsolate = { t: 'run', batch };
-    isolate.worker.postMessage(message);
+    // Every body into one buffer that is transferred, not cloned: one copy, one allocation per batch.
+    let total = 0;
+    for (const data of outbox) total += data.body.byteLength;
+    const bodies = new ArrayBuffer(total);
+    const view = new Uint8Array(bodies);
+    const ends = new Uint32Array(outbox.length);
+    const batch: Array<Omit<DeliveryData, 'body'>> = new Array(outbox.length);
+    let offset = 0;
+    for (let i = 0; i < outbox.length; i++) {
+      const { body, ...rest } = outbox[i] as DeliveryData;
+      view.set(body, offset);
+      offset += body.byteLength;
+      ends[i] = offset;
+      batch[i] = rest;
+    }
+    const message: ToIsolate = { t: 'run', batch, bodies, ends };
+    isolate.worker.postMessage(message, [bodies]);
   }
 
   #onMessage(isolate: Isolate, message: FromIsolate): void {
     const events = this.#events as RunnerEvents;
-    if (message.t === 'results') {      for (const result of message.batch) {
+    if (message.t === 'results') {
+      this.#running -= message.acked.length;
+      for (const id of message.acked) {
+        events.settle(id, ACK);
+        events.done(id, undefined);
+      }
+      for (const result of message.batch) {
+        if (result.done === true) this.#running--;
         if (result.s !== undefined) events.settle(result.id, result.s);
         if (result.done === true) events.done(result.id, result.e);
       }
@@ -180,6 +260,7 @@ export class ThreadRunner implements CallbackRunner {
     if (isolate.retiring || this.#isolate !== isolate) return;
     this.#isolate = undefined;
     this.#outbox = []; // their messages are armed: the consumer runs shutdown() for them and nacks
+    this.#running = 0;
     const oom = (isolate.error as { code?: unknown } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
     const reason: ShutdownReason = oom ? 'out-of-memory' : (isolate.fatal?.reason ?? (isolate.error !== undefined ? 'uncaught-exception' : 'exit'));
     const error = oom
@@ -193,8 +274,8 @@ export class ThreadRunner implements CallbackRunner {
     setTimeout(() => {
       if (this.#closed) return;
       this.#startIsolate().catch((startError: unknown) => {
-        this.#logger.critical(`cannot start a new callback isolate: ${(startError as Error).message}`);
-        this.#events?.crash('uncaught-exception', startError);
+        this.#logger.critical(`cannot start a new callback isolate: ${(startError as Error).message}; exiting for the process manager to restart`);
+        this.#events?.failed(startError);
       });
     }, delay);
   }
