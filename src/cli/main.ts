@@ -1,28 +1,34 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, ExitCode } from '../errors.js';
-import { registerDlq } from './dlq.js';
-import { registerPublish } from './publish.js';
-import { registerRun } from './run.js';
-import { registerReload, registerScale } from './scale.js';
-import { registerStatus } from './status.js';
-import { registerSupervise } from './supervise.js';
-import { registerSupervisordConf, registerSystemdUnit } from './supervisord-conf.js';
+import { readFileSync } from 'node:fs';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-/** Each command registers itself; adding one is one line here. */
-const COMMANDS: Array<(program: Command) => void> = [
-  registerRun,
-  registerPublish,
-  registerSupervise,
-  registerStatus,
-  registerScale,
-  registerReload,
-  registerSupervisordConf,
-  registerSystemdUnit,
-  registerDlq,
-];
+type Register = (program: Command) => void;
+
+/**
+ * Each command registers itself; adding one is one line here. Loaded on demand: `rabbit-worker run`
+ * imports the worker, not the supervisor, the dead-letter tools or their dependencies (start-up time and
+ * memory of every worker process).
+ */
+const COMMANDS: Record<string, () => Promise<Register[]>> = {
+  run: async () => [(await import('./run.js')).registerRun],
+  publish: async () => [(await import('./publish.js')).registerPublish],
+  supervise: async () => [(await import('./supervise.js')).registerSupervise],
+  status: async () => [(await import('./status.js')).registerStatus],
+  scale: async () => [(await import('./scale.js')).registerScale],
+  reload: async () => [(await import('./scale.js')).registerReload],
+  'supervisord-conf': async () => [(await import('./supervisord-conf.js')).registerSupervisordConf],
+  'systemd-unit': async () => [(await import('./supervisord-conf.js')).registerSystemdUnit],
+  dlq: async () => [(await import('./dlq.js')).registerDlq],
+};
+
+/** The commands to register: the one invoked, or all of them for help and mistakes. */
+async function commandsFor(argv: string[]): Promise<Register[]> {
+  const load = argv[0] === undefined ? undefined : COMMANDS[argv[0]];
+  if (load !== undefined) return load();
+  return (await Promise.all(Object.values(COMMANDS).map((l) => l()))).flat();
+}
 
 /** Runs the CLI; resolves to the exit code. Errors are one line on stderr, never a bare stack trace. */
 export async function main(argv: string[]): Promise<number> {
@@ -31,8 +37,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('RabbitMQ workers that never lose a message')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
-  COMMANDS.forEach((register) => register(program));
   try {
+    (await commandsFor(argv)).forEach((register) => register(program));
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
   } catch (error) {

@@ -1,5 +1,9 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+import type { PinoPretty as PinoPrettyFn } from 'pino-pretty';
+
+// pino-pretty is loaded only for terminals: a worker under a process manager writes JSON and never pays for it.
+const require = createRequire(import.meta.url);
 
 /** pino's levels plus `critical`, between error (50) and fatal (60), for the specification's CRITICAL lines. */
 export const CRITICAL_LEVEL = 55;
@@ -18,6 +22,7 @@ export interface LogOptions {
 
 function destination(format: 'pretty' | 'json'): DestinationStream {
   if (format === 'json') return pino.destination({ dest: 1, sync: true });
+  const { PinoPretty } = require('pino-pretty') as { PinoPretty: typeof PinoPrettyFn };
   return PinoPretty({ sync: true, colorize: process.stdout.isTTY === true, customLevels: `critical:${CRITICAL_LEVEL}`, ignore: 'hostname', singleLine: true });
 }
 
@@ -53,6 +58,12 @@ export class Logger {
   setMainLogger(name: string): this {
     this.#current = this.#base().child({ logger: name });
     return this;
+  }
+
+  /** @internal Adds `bindings` to every later line of this logger, keeping its main name. */
+  bind(bindings: Fields): void {
+    this.#root = this.#base().child(bindings);
+    if (this.#current !== undefined) this.#current = this.#current.child(bindings);
   }
 
   /** A logger whose lines carry `bindings` too. */

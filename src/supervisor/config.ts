@@ -1,8 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { describeIssues, settingsSchema, type SettingsOverrides, type WorkerSettings } from '../worker/options.js';
@@ -105,13 +103,17 @@ async function readRaw(path: string): Promise<unknown> {
   const ext = extname(path).toLowerCase();
   try {
     if (ext === '.json') return JSON.parse(readFileSync(path, 'utf8')) as unknown;
-    if (ext === '.yaml' || ext === '.yml') return parseYaml(readFileSync(path, 'utf8')) as unknown;
+    if (ext === '.yaml' || ext === '.yml') {
+      const { parse } = await import('yaml');
+      return parse(readFileSync(path, 'utf8')) as unknown;
+    }
   } catch (error) {
     throw new ConfigError(`${path}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unreadable'}`);
   }
   if (['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'].includes(ext)) {
     // a fresh query string, so that a reload reads the file again instead of the module cache
     const url = `${pathToFileURL(path).href}?t=${Date.now()}`;
+    const { tsImport } = await import('tsx/esm/api');
     const module = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
     let value: unknown = module.default;
     if (value !== null && typeof value === 'object' && 'default' in value && !('workers' in value)) value = (value as { default: unknown }).default;

@@ -7,7 +7,6 @@ import { ErrorCode } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Consumer } from './consumer.js';
 import type { WorkerSettings } from './options.js';
-import { retrySteps } from './retry-schedule.js';
 
 /** Reconnection attempts after a connection loss (backoff up to 10 s each: about five minutes). */
 export const RECONNECT_ATTEMPTS = 30;
@@ -75,7 +74,8 @@ export class BrokerLink {
     try {
       await declareWorkQueue(connection, settings.queue, settings.queueType);
       const retryQueues = new RetryQueues(connection, settings.queue, settings.queueType);
-      await Promise.all(retrySteps(settings).map((delay) => retryQueues.ensure(delay)));
+      // Retry queues are declared on first use: a queue whose callbacks never fail gets none (each quorum
+      // queue costs the broker a Raft group).
       await this.#subscribe(connection, retryQueues);
     } catch (error) {
       this.#connection = undefined; // its close is ours, not a loss

@@ -12,16 +12,6 @@ export function retryDelayFor(attempt: number, schedule: Schedule): number {
   return Math.round(Math.min(schedule.retryMaxDelayMs, delay));
 }
 
-/** Every delay the schedule can produce before `maxAttempts`: the retry queues to declare up front. */
-export function retrySteps(settings: Schedule & Pick<WorkerSettings, 'maxAttempts'>): number[] {
-  const steps = new Set<number>();
-  for (let attempt = 1; attempt < settings.maxAttempts; attempt++) {
-    const delay = retryDelayFor(attempt, settings);
-    if (delay > 0) steps.add(delay);
-  }
-  return [...steps].sort((a, b) => a - b);
-}
-
 /**
  * The message's own TTL in a retry queue of `delay` ms: up to {@link RETRY_JITTER} shorter. Only shorter,
  * because RabbitMQ expires messages at the head of a queue only: one with a shorter TTL behind a longer

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { retryQueueArguments, retryQueueName } from '../../src/broker/retry-queues.js';
-import { jittered, RETRY_JITTER, retryDelayFor, retrySteps } from '../../src/worker/retry-schedule.js';
+import { jittered, RETRY_JITTER, retryDelayFor } from '../../src/worker/retry-schedule.js';
 
 const schedule = { retryDelayMs: 1000, retryBackoff: 4, retryMaxDelayMs: 60_000 };
 
@@ -12,12 +12,6 @@ describe('retry schedule', () => {
 
   it('retries at once when retryDelayMs is 0', () => {
     assert.equal(retryDelayFor(3, { ...schedule, retryDelayMs: 0 }), 0);
-    assert.deepEqual(retrySteps({ ...schedule, retryDelayMs: 0, maxAttempts: 5 }), []);
-  });
-
-  it('lists the distinct steps before maxAttempts: the queues declared up front', () => {
-    assert.deepEqual(retrySteps({ ...schedule, maxAttempts: 6 }), [1000, 4000, 16_000, 60_000]);
-    assert.deepEqual(retrySteps({ ...schedule, maxAttempts: 1 }), []);
   });
 
   it('jitters only downwards, by at most RETRY_JITTER', () => {
