@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { closeConnection, declareQueue, deleteQueues, depth, drain, eventually, publish, uniqueQueue } from '../helpers/broker.js';
-import { consuming, fixture, runWorker, type Proc } from '../helpers/process.js';
+import { describe, it } from 'node:test';
+import { declareQueue, depth, drain, eventually, publish } from '../helpers/broker.js';
+import { consuming, fixture, runWorker } from '../helpers/process.js';
+import { testScope } from '../helpers/scope.js';
 import { closeConnectionsOfPid } from '../helpers/rabbitmqctl.js';
 
 const WORKER = fixture('behave-worker.ts');
 
 describe('faults: outages, poison messages, deadlines', () => {
-  const queues: string[] = [];
-  const procs: Proc[] = [];
-  after(async () => {
-    procs.forEach((p) => p.kill('SIGKILL'));
-    await deleteQueues(...queues);
-    await closeConnection();
-  });
-  const track = (p: Proc): Proc => (procs.push(p), p);
-  const queue = (prefix: string): string => {
-    const q = uniqueQueue(prefix);
-    queues.push(q);
-    return q;
-  };
+  const { queues, queue, track } = testScope();
 
   it('a lost connection: reconnects, resumes consuming; the message in flight comes back without counting as an attempt', async () => {
     const q = queue('outage');

@@ -1,24 +1,18 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { closeConnection, deleteQueues, depth, drain, eventually, publish, uniqueQueue } from '../helpers/broker.js';
+import { describe, it } from 'node:test';
+import { deleteQueues, depth, drain, eventually, publish, uniqueQueue } from '../helpers/broker.js';
 import { consuming, fixture, runWorker, type Proc } from '../helpers/process.js';
+import { testScope } from '../helpers/scope.js';
 
 const WORKER = fixture('behave-worker.ts');
 
 describe('the ShutdownHelper guard', () => {
-  const queues: string[] = [];
-  const procs: Proc[] = [];
-  after(async () => {
-    procs.forEach((p) => p.kill('SIGKILL'));
-    await deleteQueues(...queues);
-    await closeConnection();
-  });
+  const { queues, track } = testScope();
 
   async function start(args: string[] = [], env: Record<string, string> = {}): Promise<{ queue: string; worker: Proc }> {
     const queue = uniqueQueue('guard');
     queues.push(queue);
-    const worker = runWorker(WORKER, args, { QUEUE: queue, ...env });
-    procs.push(worker);
+    const worker = track(runWorker(WORKER, args, { QUEUE: queue, ...env }));
     await consuming(worker);
     return { queue, worker };
   }

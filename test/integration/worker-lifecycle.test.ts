@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { closeConnection, declareQueue, deleteQueues, depth, drain, eventually, publish, uniqueQueue, withChannel } from '../helpers/broker.js';
-import { consuming, fixture, runWorker, type Proc } from '../helpers/process.js';
+import { describe, it } from 'node:test';
+import { declareQueue, depth, eventually, publish, withChannel } from '../helpers/broker.js';
+import { consuming, fixture, runWorker } from '../helpers/process.js';
+import { testScope } from '../helpers/scope.js';
 
 const WORKER = fixture('behave-worker.ts');
 
 describe('worker lifecycle: recycling, configuration, broker', () => {
-  const queues: string[] = [];
-  const procs: Proc[] = [];
-  after(async () => {
-    procs.forEach((p) => p.kill('SIGKILL'));
-    await deleteQueues(...queues);
-    await closeConnection();
-  });
-  const track = (p: Proc): Proc => (procs.push(p), p);
-  const queue = (prefix: string): string => {
-    const q = uniqueQueue(prefix);
-    queues.push(q);
-    return q;
-  };
+  const { queue, track } = testScope();
 
   it('TTL reached mid-stream: stops taking messages, finishes those in flight, exits 0; a second worker handles the rest, nothing lost', async () => {
     const q = queue('ttl');

@@ -1,23 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { closeConnection, declareQueue, deleteQueues, depth, drain, eventually, publish, uniqueQueue } from '../helpers/broker.js';
+import { describe, it } from 'node:test';
+import { declareQueue, depth, drain, eventually, publish, uniqueQueue } from '../helpers/broker.js';
 import { consuming, fixture, runWorker, type Proc } from '../helpers/process.js';
+import { testScope } from '../helpers/scope.js';
 
 const WORKER = fixture('behave-worker.ts');
 
 describe('settling messages', () => {
-  const queues: string[] = [];
-  const procs: Proc[] = [];
-  after(async () => {
-    procs.forEach((p) => p.kill('SIGKILL'));
-    await deleteQueues(...queues);
-    await closeConnection();
-  });
+  const { queues, track } = testScope();
 
   async function start(queue: string, args: string[] = [], env: Record<string, string> = {}): Promise<Proc> {
     queues.push(queue);
-    const p = runWorker(WORKER, args, { QUEUE: queue, ...env });
-    procs.push(p);
+    const p = track(runWorker(WORKER, args, { QUEUE: queue, ...env }));
     await consuming(p);
     return p;
   }
