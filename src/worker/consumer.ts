@@ -125,10 +125,12 @@ export class Consumer {
    * but nothing can be settled on the dead channel. Their redelivery is remembered as not being a crash.
    */
   connectionLost(): void {
-    for (const delivery of this.#inflight.values()) {
-      const id = delivery.data.properties.messageId;
-      if (delivery.settlement === undefined) remember(this.#returnedByOutage, id);
-    }
+    // Even a settled one may come back: its ack may not have left before the connection died.
+    for (const delivery of this.#inflight.values()) remember(this.#returnedByOutage, delivery.data.properties.messageId);
+    // Held deliveries never started: the broker has them again, running them now would only duplicate.
+    const held = this.#held;
+    this.#held = [];
+    for (const delivery of held) this.#finish(delivery, false);
   }
 
   /** Stops the deadline sweep; the last step of stopping. */
