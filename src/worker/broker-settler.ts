@@ -3,7 +3,7 @@ import type { RetryQueues } from '../broker/retry-queues.js';
 import { deadLetterQueueName } from '../broker/topology.js';
 import type { ErrorInfo } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { ATTEMPTS_HEADER, type Delivery } from './delivery.js';
+import { ATTEMPTS_HEADER, SUSPECT_HEADER, type Delivery } from './delivery.js';
 import type { QueueType, WorkerSettings } from './options.js';
 import { jittered, retryDelayFor } from './retry-schedule.js';
 import type { Settlement } from './settlement.js';
@@ -116,6 +116,14 @@ export async function settleAtBroker(delivery: Delivery, settlement: Settlement,
  */
 export function recountRedelivery(delivery: Delivery, context: SettleContext): Promise<void> {
   return copyThenAck(delivery, context.queue, { [ATTEMPTS_HEADER]: delivery.data.attempt - 1 }, context, 'count');
+}
+
+/**
+ * The message was in flight when its isolate died beside others, so it may be innocent: requeue a copy
+ * marked as suspect (it will run alone, wherever it is delivered) that does not count this attempt.
+ */
+export function requeueAsSuspect(delivery: Delivery, context: SettleContext): Promise<void> {
+  return copyThenAck(delivery, context.queue, { [ATTEMPTS_HEADER]: delivery.data.attempt - 1, [SUSPECT_HEADER]: true }, context, 'requeue');
 }
 
 async function copyThenAck(delivery: Delivery, target: string, headers: Record<string, unknown>, context: SettleContext, what: string, expiration?: string): Promise<void> {

@@ -3,7 +3,7 @@ import type { BrokerSession } from '../broker/session.js';
 import { isPermanent, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RetryQueues } from '../broker/retry-queues.js';
-import { recountRedelivery, settleAtBroker, type SettleContext } from './broker-settler.js';
+import { recountRedelivery, requeueAsSuspect, settleAtBroker, type SettleContext } from './broker-settler.js';
 import { Delivery } from './delivery.js';
 import type { WorkerSettings } from './options.js';
 import type { CallbackRunner } from './runner.js';
@@ -48,8 +48,6 @@ export class Consumer {
   readonly #onStuck: (() => void) | undefined;
   readonly #onFailed: ((error: unknown) => void) | undefined;
   readonly #returnedByOutage = new Set<string>();
-  /** Messages that were in flight when their isolate died beside others: any of them may be the culprit. */
-  readonly #suspects = new Set<string>();
   /** Deliveries waiting while a suspect runs alone. */
   #held: Delivery[] = [];
   /** The suspect running alone, if any. */
@@ -173,7 +171,7 @@ export class Consumer {
     if (deliveries.length > 1 && reason !== 'stop-timeout') {
       // One of them killed the isolate and the others went down with it: each comes back to run alone,
       // and this attempt is not held against it (the culprit is counted from its solo runs on).
-      for (const delivery of deliveries) remember(this.#suspects, delivery.data.properties.messageId);
+      for (const delivery of deliveries) delivery.requeueAsSuspect = true;
     }
     this.#logger.critical(`callbacks interrupted (${reason}); running shutdown() for ${deliveries.length} message(s)`, {
       reason,
@@ -194,9 +192,8 @@ export class Consumer {
   #receive(session: BrokerSession, message: ConsumeMessage): void {
     const messageId = message.properties.messageId as string | undefined;
     const afterOutage = message.fields.redelivered && messageId !== undefined && this.#returnedByOutage.delete(messageId);
-    const suspect = messageId !== undefined && this.#suspects.delete(messageId);
-    const delivery = new Delivery(message, session, this.#settings.queue, this.#settings.queueType, (afterOutage ? 1 : 0) + (suspect ? 1 : 0));
-    delivery.suspect = suspect;
+    const delivery = new Delivery(message, session, this.#settings.queue, this.#settings.queueType, afterOutage ? 1 : 0);
+    const suspect = delivery.suspect;
     this.#inflight.set(delivery.id, delivery);
     if (delivery.data.attempt > this.#settings.maxAttempts) {
       this.#settle(delivery, {
@@ -315,6 +312,10 @@ export class Consumer {
       };
     }
     delivery.settlement = settlement;
+    if (settlement.kind === 'nack' && delivery.requeueAsSuspect) {
+      this.#track(requeueAsSuspect(delivery, this.#context));
+      return;
+    }
     if (settlement.kind === 'ack' && !delivery.session.closed) {
       delivery.session.acks.ack(delivery.tag); // the hot path: no promise
       return;

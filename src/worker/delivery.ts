@@ -5,18 +5,24 @@ import type { DeliveryData, MessageProperties, Settlement } from './settlement.j
 
 /** Header in which rabbit-worker counts attempts on classic queues, which count nothing themselves. */
 export const ATTEMPTS_HEADER = 'x-rabbit-worker-attempts';
+/** Set on a message that was in flight when its isolate died beside others: it runs alone from then on. */
+export const SUSPECT_HEADER = 'x-rabbit-worker-suspect';
 
 let nextId = 1;
 
-/** The number of this delivery: 1 the first time, counted by the broker (quorum) or by rabbit-worker (classic). */
+/**
+ * The number of this delivery: 1 the first time. Attempts that moved the message to a copy (a retry, a
+ * recount, a suspect requeue) are carried in {@link ATTEMPTS_HEADER}; returns of this copy are counted
+ * by the broker on quorum queues (`x-delivery-count`), and seen as `redelivered` on classic ones.
+ */
 export function attemptOf(message: ConsumeMessage, queueType: QueueType): number {
   const headers: MessagePropertyHeaders = message.properties.headers ?? {};
+  const carried = Number(headers[ATTEMPTS_HEADER] ?? 0);
+  const previous = Number.isFinite(carried) && carried > 0 ? carried : 0;
   if (queueType === 'quorum') {
     const count = Number(headers['x-delivery-count'] ?? 0);
-    if (Number.isFinite(count) && count > 0) return count + 1;
+    return previous + 1 + (Number.isFinite(count) && count > 0 ? count : 0);
   }
-  const counted = Number(headers[ATTEMPTS_HEADER] ?? 0);
-  const previous = Number.isFinite(counted) && counted > 0 ? counted : 0;
   return previous + 1 + (message.fields.redelivered ? 1 : 0);
 }
 
@@ -50,7 +56,9 @@ export class Delivery {
   abortedAt: number | undefined;
   warnedLong = false;
   /** It was in flight when its isolate died beside others: it runs alone, to tell the culprit apart. */
-  suspect = false;
+  readonly suspect: boolean;
+  /** Its isolate just died beside others: a nack requeues it as a suspect, that attempt not counted. */
+  requeueAsSuspect = false;
 
   constructor(
     readonly message: ConsumeMessage,
@@ -60,6 +68,7 @@ export class Delivery {
     /** 1 when this redelivery was caused by our own connection loss, not by a crash. */
     discount = 0,
   ) {
+    this.suspect = message.properties.headers?.[SUSPECT_HEADER] === true;
     this.data = {
       id: this.id,
       body: message.content,
