@@ -96,24 +96,10 @@ export abstract class WorkerTask {
   }
 }
 
-/** The settings a task instance carries after `initialize()`. */
+/** The settings a task instance carries after `initialize()`: every key of the defaults, and the queue. */
 export function readSettings(task: WorkerTask): Partial<WorkerSettings> {
-  return {
-    queue: task.queue,
-    ttl: task.ttl,
-    prefetch: task.prefetch,
-    maxMessages: task.maxMessages,
-    memoryLimitMb: task.memoryLimitMb,
-    maxAttempts: task.maxAttempts,
-    stopTimeout: task.stopTimeout,
-    isolation: task.isolation,
-    queueType: task.queueType,
-    spareMemoryMultiplier: task.spareMemoryMultiplier,
-    retryDelayMs: task.retryDelayMs,
-    retryBackoff: task.retryBackoff,
-    retryMaxDelayMs: task.retryMaxDelayMs,
-    messageTimeout: task.messageTimeout,
-  };
+  const fields = task as unknown as Record<string, unknown>;
+  return { queue: task.queue, ...Object.fromEntries(Object.keys(DEFAULT_SETTINGS).map((key) => [key, fields[key]])) };
 }
 
 /** Writes the final settings back, so that a callback reading `this.prefetch` sees the value in force. */
