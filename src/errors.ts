@@ -14,6 +14,7 @@ export const ErrorCode = {
   OUT_OF_MEMORY: 'OUT_OF_MEMORY',
   SPARE_MEMORY_EXHAUSTED: 'SPARE_MEMORY_EXHAUSTED',
   CONSUMER_LOST: 'CONSUMER_LOST',
+  SUPERVISOR_UNREACHABLE: 'SUPERVISOR_UNREACHABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

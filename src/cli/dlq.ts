@@ -78,7 +78,10 @@ export function registerDlq(program: Command): void {
     const limit = positiveInt(flags.limit, '--limit', 100);
     const { messages, depth } = await withConnection(flags, (c) => listDeadLetters(c, queue, { limit }));
     if (flags.json === true) {
-      const out = messages.map((m) => ({ ...m, body: bodyOf(m.body).text, bodyEncoding: bodyOf(m.body).encoding }));
+      const out = messages.map((m) => {
+        const { text, encoding } = bodyOf(m.body);
+        return { ...m, body: text, bodyEncoding: encoding };
+      });
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       return;
     }

@@ -1,8 +1,13 @@
+import { ErrorCode, RabbitWorkerError } from '../errors.js';
 import { loadConfig } from './config.js';
 import type { ReloadSummary, SupervisorStatus, TypeStatus } from './supervisor.js';
 
 /** The supervisor is not listening where the config file says. Exit code 1 (nothing to fix in the config). */
-export class SupervisorUnreachableError extends Error {}
+export class SupervisorUnreachableError extends RabbitWorkerError {
+  constructor(message: string) {
+    super(ErrorCode.SUPERVISOR_UNREACHABLE, message);
+  }
+}
 
 /** Where a supervisor started with this config listens: found through the config file, as the docs promise. */
 export async function controlAddress(config?: string, port?: number): Promise<string> {

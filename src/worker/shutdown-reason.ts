@@ -6,5 +6,3 @@
  * - `out-of-memory`: the callback's isolate exhausted its heap (`memoryLimitMb`).
  */
 export type ShutdownReason = 'stop-timeout' | 'uncaught-exception' | 'unhandled-rejection' | 'exit' | 'out-of-memory';
-
-export const SHUTDOWN_REASONS: readonly ShutdownReason[] = ['stop-timeout', 'uncaught-exception', 'unhandled-rejection', 'exit', 'out-of-memory'];
