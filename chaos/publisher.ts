@@ -107,7 +107,7 @@ export class ChaosPublisher {
         this.#pump();
         return;
       } catch (error) {
-        if (Date.now() + delay > deadline) throw new Error(`publisher: cannot connect to ${this.#url.replace(/\/\/[^@]*@/, '//')}: ${(error as Error).message}`);
+        if (Date.now() + delay > deadline) throw new Error(`publisher: cannot connect to ${this.#url.replace(/\/\/[^@]*@/, '//')}: ${(error as Error).message}`, { cause: error });
         await sleep(delay);
         delay = Math.min(delay * 2, 2000);
       }

@@ -76,10 +76,19 @@ async function main(): Promise<number> {
     }
     const proc = String(l.proc ?? 'supervisor').padEnd(15);
     const msg = String(l.msg ?? '');
-    if (msg.startsWith('consuming ')) (consuming++, say(`${time()} ${proc} ${msg}`));
-    else if (msg === 'thumbnail written') (handled.set(String(l.proc), (handled.get(String(l.proc)) ?? 0) + 1), say(`${time()} ${proc} ✓ ${String(l.imageId)} → ${String(l.size)} thumbnail in ${String(l.ms)} ms`));
-    else if (msg === 'email sent') (handled.set(String(l.proc), (handled.get(String(l.proc)) ?? 0) + 1), say(`${time()} ${proc} ✓ email to ${String(l.to)}`));
-    else if (msg.startsWith('message dead-lettered')) (dead.push(msg), say(`${time()} ${proc} ✗ ${msg}`));
+    if (msg.startsWith('consuming ')) {
+      consuming++;
+      say(`${time()} ${proc} ${msg}`);
+    } else if (msg === 'thumbnail written') {
+      handled.set(String(l.proc), (handled.get(String(l.proc)) ?? 0) + 1);
+      say(`${time()} ${proc} ✓ ${String(l.imageId)} → ${String(l.size)} thumbnail in ${String(l.ms)} ms`);
+    } else if (msg === 'email sent') {
+      handled.set(String(l.proc), (handled.get(String(l.proc)) ?? 0) + 1);
+      say(`${time()} ${proc} ✓ email to ${String(l.to)}`);
+    } else if (msg.startsWith('message dead-lettered')) {
+      dead.push(msg);
+      say(`${time()} ${proc} ✗ ${msg}`);
+    }
     else if (l.level === 'critical' || l.level === 'error' || /^(stopp|supervising|stopped)/.test(msg)) say(`${time()} ${proc} ${msg}`);
     wake();
   });

@@ -13,7 +13,7 @@ async function consume(): Promise<void> {
   const connection = await amqp.connect(job.amqpUrl);
   const channel = await connection.createChannel();
   await channel.prefetch(job.prefetch);
-  await channel.consume(job.queue, async (message) => {
+  await channel.consume(job.queue, (message) => {
     if (message === null) return;
     tally.received(message.content);
     channel.ack(message);

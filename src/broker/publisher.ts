@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
 import { BrokerUnreachableError, ErrorCode, RabbitWorkerError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { QueueType } from '../worker/options.js';
+import type { QueueType } from './topology.js';
 import { connect, sleep, unreachableHint } from './connection.js';
 import { retryQueueArguments, retryQueueName } from './retry-queues.js';
 import { parseUrls } from './url.js';

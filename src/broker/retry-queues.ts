@@ -1,5 +1,5 @@
 import type { ChannelModel } from 'amqplib';
-import type { QueueType } from '../worker/options.js';
+import type { QueueType } from './topology.js';
 
 /** `<queue>.retry.<ms>`: where a message waits `ms` before going back to `<queue>`. */
 export const retryQueueName = (queue: string, delayMs: number): string => `${queue}.retry.${delayMs}`;

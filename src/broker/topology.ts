@@ -1,6 +1,8 @@
 import type { ChannelModel } from 'amqplib';
 import { ErrorCode, RabbitWorkerError } from '../errors.js';
-import type { QueueType } from '../worker/options.js';
+
+/** `quorum` (replicated, counts deliveries; the default) or `classic`. */
+export type QueueType = 'quorum' | 'classic';
 
 /** The queue that rejected messages go to. */
 export const deadLetterQueueName = (queue: string): string => `${queue}.dlq`;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseUrls } from '../broker/url.js';
 import { runWorker } from '../worker/worker-process.js';
-import { RUN_FLAGS, overridesFromFlags } from './run-flags.js';
+import { RUN_FLAGS, overridesFromFlags } from '../worker/run-flags.js';
 import { connectOptionFlags, positiveInt } from './shared-options.js';
 
 const HELP: Record<keyof typeof RUN_FLAGS, string> = {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { overridesToFlags } from '../cli/run-flags.js';
+import { overridesToFlags } from '../worker/run-flags.js';
 import type { WorkerTypeConfig } from './config.js';
 
 /** The `rabbit-worker` bin of this installation (dist/supervisor → bin, and src/supervisor → bin under tsx). */

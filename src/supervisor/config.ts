@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { describeIssues, settingsSchema, type SettingsOverrides, type WorkerSettings } from '../worker/options.js';
-import { RUN_FLAGS } from '../cli/run-flags.js';
+import { RUN_FLAGS } from '../worker/run-flags.js';
 
 /** Looked for, in this order, in the working directory (or in the directory given as `[config]`). */
 export const CONFIG_FILE_NAMES = [

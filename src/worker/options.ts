@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import type { QueueType } from '../broker/topology.js';
 import { ConfigError } from '../errors.js';
+
+export type { QueueType };
 
 /** Where callbacks run. `thread`: a heap-limited isolate, so heap exhaustion cannot lose a message. */
 export type Isolation = 'thread' | 'none';
-export type QueueType = 'quorum' | 'classic';
 
 /** The settings of a worker, as `initialize()`, the config file and the command line give them. */
 export interface WorkerSettings {

@@ -46,7 +46,10 @@ async function takeAll(queue: string, timeoutMs = 30_000): Promise<ConsumeMessag
         if (m === null) return;
         out.push(m);
         ch.ack(m);
-        if (out.length === expected) (clearTimeout(timer), resolve());
+        if (out.length === expected) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
     });
   } finally {

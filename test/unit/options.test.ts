@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { overridesFromFlags, overridesToFlags } from '../../src/cli/run-flags.js';
+import { overridesFromFlags, overridesToFlags } from '../../src/worker/run-flags.js';
 import { DEFAULT_SETTINGS, normalizeSettings } from '../../src/worker/options.js';
 import { parseUrls, redactUrl } from '../../src/broker/url.js';
 import { exitCodeFor, ConfigError, BrokerUnreachableError, PermanentError, ExitCode, RabbitWorkerError, ErrorCode } from '../../src/errors.js';

@@ -44,8 +44,13 @@ const ACK = { kind: 'ack' } as const;
 function firstWord<T extends 'ready' | 'settings'>(worker: Worker, word: T): Promise<Extract<FromIsolate, { t: T }>> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: FromIsolate): void => {
-      if (message.t === word) done(), resolve(message as Extract<FromIsolate, { t: T }>);
-      else if (message.t === 'load-error') done(), reject(Object.assign(fromErrorInfo(message.error), { code: message.error.code }));
+      if (message.t === word) {
+        done();
+        resolve(message as Extract<FromIsolate, { t: T }>);
+      } else if (message.t === 'load-error') {
+        done();
+        reject(Object.assign(fromErrorInfo(message.error), { code: message.error.code }));
+      }
     };
     const onError = (error: unknown): void => (done(), reject(error));
     const onExit = (code: number): void => (done(), reject(new Error(`the worker isolate exited with code ${code} while loading`)));

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import type { SettingsOverrides, WorkerSettings } from '../worker/options.js';
+import type { SettingsOverrides, WorkerSettings } from './options.js';
 
 /** Every setting that `rabbit-worker run` (and the config file) may override, with its flag. */
 export const RUN_FLAGS = {
