@@ -13,7 +13,7 @@ import { DEFAULT_SETTINGS, normalizeSettings, type SettingsOverrides, type Worke
 import { ProcessGuard } from './process-guard.js';
 import type { CallbackRunner } from './runner.js';
 import type { ShutdownReason } from './shutdown-reason.js';
-import { sendStatus, type WorkerState } from './status-report.js';
+import { sendFailure, sendStatus, type WorkerState } from './status-report.js';
 import { applySettings, readSettings } from './worker-task.js';
 
 /** Why a worker process stops; each maps to an exit code. */
@@ -98,8 +98,10 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   } catch (error) {
     const code = exitCodeFor(error);
     const message = error instanceof Error ? error.message : String(error);
-    if (code === ExitCode.FAILURE) logger.error(`worker failed to start: ${message}`, { err: error instanceof Error ? { message, stack: error.stack } : message, exitCode: code });
-    else logger.error(message, { code: (error as { code?: unknown }).code, exitCode: code });
+    const errorCode = (error as { code?: unknown }).code;
+    if (code === ExitCode.FAILURE) logger.error(`worker failed to start: ${message}`, { err: error, exitCode: code });
+    else logger.error(message, { code: errorCode, exitCode: code });
+    await sendFailure({ message: message.split('\n')[0] ?? message, exitCode: code, ...(typeof errorCode === 'string' ? { code: errorCode } : {}) });
     return code;
   } finally {
     guard.uninstall();
