@@ -115,9 +115,9 @@ export interface ReloadSummary {
   retried: string[];
 }
 
-/** Everything but the process count: a change there means the type's processes must be replaced. */
+/** Everything but the process count (and the Kubernetes options): a change there means the type's processes must be replaced. */
 function specOf(type: WorkerTypeConfig): string {
-  const { processes: _processes, ...rest } = type;
+  const { processes: _processes, kubernetes: _kubernetes, ...rest } = type;
   return JSON.stringify(rest);
 }
 
