@@ -25,7 +25,11 @@ export interface HasNodes {
  * JSON formatter prints pids without their node, hence the tab-separated form).
  */
 export async function listConnections(cluster: HasNodes): Promise<ConnectionInfo[]> {
-  const output = await askAny(cluster, ['list_connections', '-q', '--no-table-headers', 'pid', 'name', 'client_properties']);
+  return parseConnections(await askAny(cluster, ['list_connections', '-q', '--no-table-headers', 'pid', 'name', 'client_properties']));
+}
+
+/** Parses `list_connections -q --no-table-headers pid name client_properties` (tab-separated). */
+export function parseConnections(output: string): ConnectionInfo[] {
   const connections: ConnectionInfo[] = [];
   for (const line of output.split('\n')) {
     const [pid, name, properties] = line.split('\t');

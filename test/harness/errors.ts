@@ -17,6 +17,8 @@ export const HarnessErrorCode = {
   CLI_FAILED: 'HARNESS_CLI_FAILED',
   /** A state we asked for (an alarm, a running cluster, a killed VM gone) was not reached in time. */
   STATE_TIMEOUT: 'HARNESS_STATE_TIMEOUT',
+  /** What was asked about does not exist: a running VM of the node. */
+  NOT_FOUND: 'HARNESS_NOT_FOUND',
   /** The cluster could not be formed; the nodes already started were stopped. */
   CLUSTER_FAILED: 'HARNESS_CLUSTER_FAILED',
 } as const;

@@ -1,4 +1,4 @@
-import { cliOrThrow, evalOn } from './cli.js';
+import { cliOrThrow, evalOn, runCli } from './cli.js';
 import { HarnessError, HarnessErrorCode } from './errors.js';
 import { runningPid, type BrokerNode } from './node.js';
 import { nodeNameOf, signal, waitGone } from './processes.js';
@@ -32,11 +32,11 @@ export async function startApp(node: BrokerNode): Promise<void> {
 export async function killVm(node: BrokerNode): Promise<number> {
   let pid = runningPid(node);
   if (pid === undefined) {
-    const answer = await evalOn(node.name, 'os:getpid().', 15_000);
-    const asked = Number(answer.replace(/"/g, '').trim());
+    const answer = await runCli('rabbitmqctl', node.name, ['eval', 'os:getpid().'], 15_000);
+    const asked = answer.ok ? Number(answer.output.replace(/"/g, '').trim()) : NaN;
     if (Number.isInteger(asked) && nodeNameOf(asked) === node.name) pid = asked;
   }
-  if (pid === undefined) throw new HarnessError(HarnessErrorCode.STATE_TIMEOUT, `killVm: no running VM of ${node.name} found`);
+  if (pid === undefined) throw new HarnessError(HarnessErrorCode.NOT_FOUND, `killVm: no running VM of ${node.name} found`);
   signal(pid, 'SIGKILL');
   if (!(await waitGone(pid, 10_000))) throw new HarnessError(HarnessErrorCode.STATE_TIMEOUT, `killVm: pid ${pid} of ${node.name} survived SIGKILL for 10 s`);
   node.pid = undefined;

@@ -13,9 +13,9 @@
  */
 export { startNode, stopNode, restart, logTail, runningPid, normalizeNodeOptions, FAST_CHANNEL_TICK, type BrokerNode, type NodeOptions } from './node.js';
 export { stopApp, startApp, killVm, setMemoryAlarm, memoryAlarmRaised } from './faults.js';
-export { listConnections, nodeOfConnection, closeConnections, askAny, type ConnectionInfo, type HasNodes } from './connections.js';
+export { listConnections, parseConnections, nodeOfConnection, closeConnections, askAny, type ConnectionInfo, type HasNodes } from './connections.js';
 export { startCluster, clusterNodeNames, runningNodes, waitRunning, type Cluster, type ClusterOptions } from './cluster.js';
-export { quorumLeader, quorumMembers, type QuorumMembers } from './queues.js';
+export { quorumLeader, quorumMembers, parseQuorumStatus, type QuorumMembers } from './queues.js';
 export { rabbitmqctl, runCli, cliOrThrow, evalOn, COOKIE_HOME, type CliResult, type RabbitTool } from './cli.js';
 export { freeNodePorts, isPortFree, busyPorts, type NodePorts } from './ports.js';
 export { listBeams, beamsNamed, describeBeam, type BeamProcess } from './processes.js';

@@ -246,7 +246,7 @@ function readPid(node: BrokerNode): number | undefined {
  */
 async function ensureNameFree(name: string): Promise<void> {
   const short = name.slice(0, name.indexOf('@'));
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 2000;
   for (;;) {
     const names = await epmdNames();
     if (names === undefined || !names.includes(short)) return;

@@ -4,10 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
 import {
+  beamsNamed,
   closeConnections,
+  freeNodePorts,
+  HarnessErrorCode,
+  runningPid,
+  startNode,
   FAST_CHANNEL_TICK,
   killVm,
   memoryAlarmRaised,
@@ -118,6 +126,31 @@ describe('broker harness: private nodes and a 3-node cluster', () => {
       } finally {
         await connection.close().catch(() => {});
         await observer.close().catch(() => {});
+      }
+    });
+
+    it('a node that cannot boot fails loudly, with the cause from its log, and leaves no VM behind', { timeout: 60_000 }, async () => {
+      const before = new Set(brokers.names);
+      await assert.rejects(brokers.node({ extraConfig: ['no_such_setting = 1'] }), (error: { code?: string; message: string }) => {
+        assert.equal(error.code, HarnessErrorCode.NODE_START_FAILED);
+        assert.match(error.message, /no_such_setting/, 'the log lines that say why');
+        return true;
+      });
+      const failed = [...brokers.names].filter((n) => !before.has(n));
+      assert.equal(failed.length, 1);
+      assert.deepEqual(beamsNamed(failed), [], 'no VM left');
+    });
+
+    it('a name already running is refused before anything starts; the running node is untouched', { timeout: 30_000 }, async () => {
+      const [ports] = await freeNodePorts(1);
+      assert.ok(ports !== undefined);
+      const dir = mkdtempSync(join(tmpdir(), 'rwt-dup-'));
+      try {
+        await assert.rejects(startNode({ name: node.name, ...ports, dir }), (error: { code?: string }) => error.code === HarnessErrorCode.NODE_NAME_TAKEN);
+        assert.ok(runningPid(node) !== undefined, 'the first node still runs');
+        assert.equal(await memoryAlarmRaised(node), false, 'and answers');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 
