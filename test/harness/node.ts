@@ -284,7 +284,9 @@ async function stopVm(node: BrokerNode, graceful: boolean): Promise<void> {
 async function killGroup(node: BrokerNode): Promise<void> {
   const pid = runningPid(node);
   if (pid !== undefined) signal(pid, 'SIGKILL');
-  if (node.groupPid !== undefined) signal(-node.groupPid, 'SIGKILL');
+  // the group only while its leader (the server script) is alive and ours: a dead leader's pid may since
+  // lead someone else's group
+  if (node.groupPid !== undefined && alive(node.groupPid) && nodeNameOf(node.groupPid) === node.name) signal(-node.groupPid, 'SIGKILL');
   if (pid !== undefined && !(await waitGone(pid, 10_000))) {
     throw new HarnessError(HarnessErrorCode.STATE_TIMEOUT, `the VM of ${node.name} (pid ${pid}) survived SIGKILL for 10 s`);
   }
