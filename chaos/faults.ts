@@ -1,4 +1,4 @@
-import { rabbitmqctl } from './rabbitmqctl.js';
+import { rabbitmqctl } from '../test/harness/index.js';
 import { status } from './supervisor.js';
 
 export type FaultKind = 'kill' | 'poison' | 'close' | 'restart';
