@@ -85,7 +85,7 @@ async function chaos(opts: ChaosOptions, runDir: string, recordsDir: string, log
   if (opts.url !== undefined) {
     url = opts.url;
     node = undefined;
-    log('WARNING: --url given: close_all_connections and stop_app/start_app will hit the default RabbitMQ node, and everyone connected to it');
+    log('--url given: the broker faults (close_all_connections, stop_app) are skipped: they are only ever run on a node of our own');
   } else {
     log(`starting RabbitMQ node ${CHAOS_NODE.name} on 127.0.0.1:${CHAOS_NODE.amqpPort} …`);
     const broker = await startNode({ ...CHAOS_NODE, dir: join(runDir, 'node') });
