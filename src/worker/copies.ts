@@ -74,6 +74,8 @@ export function copyProperties(delivery: Delivery, ours: Record<string, unknown>
  */
 export function slimCopyProperties(delivery: Delivery, ours: Record<string, unknown>): Options.Publish {
   const { expiration: _expiration, headers: _headers, ...rest } = delivery.message.properties as Options.Publish & { headers?: Record<string, unknown> };
-  const dropped = Object.keys(delivery.message.properties.headers ?? {}).filter((name) => !(name in ours));
+  // The application's headers (the broker's history and our own markers are not "its" headers).
+  const own = withoutBrokerHeaders(delivery.message.properties.headers as Record<string, unknown> | undefined);
+  const dropped = Object.keys(own).filter((name) => !name.startsWith(OWN_HEADER_PREFIX) && !(name in ours));
   return { ...rest, headers: { ...ours, [DeadLetterHeader.droppedHeaders]: clip(dropped.join(','), MAX_DROPPED) }, persistent: true };
 }

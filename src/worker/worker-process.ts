@@ -66,6 +66,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     },
   });
   guard.install();
+  logger.debug('worker starting: signals are handled from here on', { file: options.file });
   const overrides = options.overrides ?? {};
   const logBase = { worker: name };
   try {
