@@ -78,7 +78,7 @@ export function openBody(message, queue) {
         'dl',
         { class: 'meta' },
         item('Queue', `${queue}.dlq`, 'mono'),
-        item('Size', `${formatBytes(message.bodyBytes)} (${formatCount(message.bodyBytes)} bytes)`),
+        item('Size', message.bodyBytes < 1024 ? `${formatCount(message.bodyBytes)} bytes` : `${formatBytes(message.bodyBytes)} (${formatCount(message.bodyBytes)} bytes)`),
         item('Attempts', formatCount(message.attempts)),
         item('First failure', when(message.firstFailedAt)),
         item('Last failure', when(message.failedAt)),

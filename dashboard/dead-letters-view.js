@@ -327,7 +327,7 @@ export function createDeadLettersView(ctx) {
         setText(option, q && typeof q.dead === 'number' ? `${name} (${formatCount(q.dead)})` : name);
         /** @type {HTMLOptionElement} */ (option).value = name;
       });
-      if (queue !== null) picker.value = queue;
+      if (queue !== null && picker.value !== queue) picker.value = queue;
       const current = state.queues.find((/** @type {any} */ x) => x.name === queue);
       refresh.dataset.attention = String(list !== null && query === '' && typeof current?.dead === 'number' && current.dead !== list.depth);
       if (visible && queue === null && fallback(state) !== null) show(null);

@@ -14,14 +14,15 @@ const STATE_CLASS = { running: 'ok', fatal: 'bad', backoff: 'warn', exited: 'mut
  * A table whose cells carry `data-label`, so that on a phone each row becomes a card of label/value pairs.
  * A header given as `'#Label'` heads a column of numbers (aligned right).
  * @param {string} testid
+ * @param {string} cls classes of the table
  * @param {string} caption for screen readers
  * @param {Array<string | HTMLElement>} headers
  */
-function gridTable(testid, caption, headers) {
+function gridTable(testid, cls, caption, headers) {
   const body = h('tbody');
   const th = (/** @type {string} */ x) => (x.startsWith('#') ? h('th', { scope: 'col', class: 'num', text: x.slice(1) }) : h('th', { scope: 'col', text: x }));
   const head = h('tr', {}, ...headers.map((x) => (typeof x === 'string' ? th(x) : x)));
-  const table = h('table', { class: 'grid', testid }, h('caption', { class: 'visually-hidden', text: caption }), h('thead', {}, head), body);
+  const table = h('table', { class: `grid ${cls}`, testid }, h('caption', { class: 'visually-hidden', text: caption }), h('thead', {}, head), body);
   return { table, body };
 }
 
@@ -106,21 +107,24 @@ function createHostCard(ctx) {
   const name = h('h2', { class: 'host-name', testid: 'host-name' });
   const status = h('span', { class: 'pill', testid: 'host-status' });
   const reload = h('button', { type: 'button', class: 'button', testid: 'reload-button', text: 'Reload config' });
-  /** @type {Record<string, HTMLElement>} */
-  const meta = {};
-  const metaItem = (/** @type {string} */ key, /** @type {string} */ label, /** @type {string} */ cls = '') =>
-    h('div', { class: `meta-item ${cls}` }, h('dt', { text: label }), (meta[key] = h('dd', { testid: `host-${key}` })));
+  const meta = {
+    pid: h('dd', { testid: 'host-pid' }),
+    uptime: h('dd', { testid: 'host-uptime' }),
+    version: h('dd', { testid: 'host-version' }),
+    config: h('dd', { testid: 'host-config' }),
+  };
+  const metaItem = (/** @type {string} */ label, /** @type {HTMLElement} */ dd, /** @type {string} */ cls = '') => h('div', { class: `meta-item ${cls}` }, h('dt', { text: label }), dd);
 
   const scaleHead = h('th', { scope: 'col', text: 'Scale' });
-  const types = gridTable('type-table', 'Worker types', ['Type', 'Queue', '#Desired', '#Running', '#Fatal', scaleHead]);
-  const procs = gridTable('process-table', 'Processes', ['Name', 'State', '#PID', '#Uptime', '#Restarts', 'Last exit', '#Handled', '#In flight', '#Memory MB']);
+  const types = gridTable('type-table', 'types', 'Worker types', ['Type', 'Queue', '#Desired', '#Running', '#Fatal', scaleHead]);
+  const procs = gridTable('process-table', 'processes', 'Processes', ['Name', 'State', '#PID', '#Uptime', '#Restarts', 'Last exit', '#Handled', '#In flight', '#Memory MB']);
   const noProcs = h('p', { class: 'empty', text: 'No processes.' });
 
   const el = h(
     'article',
     { class: 'card host', testid: 'host-card' },
     h('header', { class: 'card-head' }, h('div', { class: 'host-title' }, name, status), h('div', { class: 'card-actions' }, reload)),
-    h('dl', { class: 'meta' }, metaItem('pid', 'PID'), metaItem('uptime', 'Uptime'), metaItem('version', 'Version'), metaItem('config', 'Config', 'meta-wide')),
+    h('dl', { class: 'meta' }, metaItem('PID', meta.pid), metaItem('Uptime', meta.uptime), metaItem('Version', meta.version), metaItem('Config', meta.config, 'meta-wide')),
     h('h3', { class: 'subhead', text: 'Worker types' }),
     h('div', { class: 'table-box' }, types.table),
     h('h3', { class: 'subhead', text: 'Processes' }),
@@ -164,11 +168,10 @@ function createHostCard(ctx) {
       setAttr(status, 'title', `last report ${formatAgo(host.lastSeen, state.now)}, ${formatDateTime(host.lastSeen)}`);
     }
     reload.hidden = !controls;
-    setText(meta.pid ?? name, String(host.pid));
-    setText(meta.uptime ?? name, host.online ? formatDuration(host.uptimeSeconds) : UNKNOWN);
-    setText(meta.version ?? name, String(host.version));
-    setText(meta.config ?? name, String(host.config));
-    setAttr(meta.config ?? name, 'title', String(host.config));
+    setText(meta.pid, String(host.pid));
+    setText(meta.uptime, host.online ? formatDuration(host.uptimeSeconds) : UNKNOWN);
+    setText(meta.version, String(host.version));
+    setText(meta.config, String(host.config));
 
     scaleHead.hidden = !controls;
     reconcile(types.body, host.types, (x) => String(x.name), () => typeRow(ctx, typeRows), (row, x) => typeRows.get(row)?.(x, controls));

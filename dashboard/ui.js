@@ -111,11 +111,12 @@ export function tip(testid) {
   const body = h('div', { id, popover: 'auto', class: 'tip-body', role: 'tooltip', testid: `${testid}-tip` });
   const trigger = h('button', { type: 'button', class: 'tip-trigger', testid, popovertarget: id, 'aria-describedby': id });
   const el = h('span', { class: 'tip' }, trigger, body);
+  // below the trigger, or above it when the viewport ends first (CSSOM positions are allowed by the CSP)
   const place = () => {
     const r = trigger.getBoundingClientRect();
-    const width = body.offsetWidth;
-    body.style.left = `${Math.max(8, Math.min(r.left, window.innerWidth - width - 8))}px`;
-    body.style.top = `${r.bottom + 6}px`;
+    const below = r.bottom + 6 + body.offsetHeight <= window.innerHeight - 8;
+    body.style.left = `${Math.max(8, Math.min(r.left, window.innerWidth - body.offsetWidth - 8))}px`;
+    body.style.top = `${below ? r.bottom + 6 : Math.max(8, r.top - 6 - body.offsetHeight)}px`;
   };
   body.addEventListener('toggle', (event) => {
     if (/** @type {ToggleEvent} */ (event).newState === 'open') place();

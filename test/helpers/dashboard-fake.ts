@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { DashboardState, ReloadResult, ReplayResult } from './dashboard-contract.js';
 import { advance, createWorld, deadLetterInfo, hostInfo, matches, queueInfo, retryFatal, scaleType, seriesOf, typeInfos, type FakeQueue, type FakeWorld } from './dashboard-fake-data.js';
 import { ROOT } from './process.js';
@@ -35,6 +36,8 @@ export interface FakeDashboardOptions {
   eventIntervalMs?: number;
   /** The server's clock. @default Date.now */
   now?: () => number;
+  /** Loopback port to listen on. @default 0 (any free port) */
+  port?: number;
 }
 
 /** One API request as the fake received it. */
@@ -66,7 +69,7 @@ export class FakeDashboardServer {
   /** `state` events sent so far, on every stream. */
   eventsSent = 0;
   #server: Server;
-  #options: Required<Omit<FakeDashboardOptions, 'token'>> & { token: string | undefined };
+  #options: Required<Omit<FakeDashboardOptions, 'token' | 'port'>> & { token: string | undefined };
   #sessions = new Set<string>();
   #streams = new Set<ServerResponse>();
   #eventsDown = false;
@@ -88,7 +91,10 @@ export class FakeDashboardServer {
   /** Starts a fake on a free loopback port. */
   static async start(options: FakeDashboardOptions = {}): Promise<FakeDashboardServer> {
     const fake = new FakeDashboardServer(options);
-    await new Promise<void>((resolve) => fake.#server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      fake.#server.once('error', reject);
+      fake.#server.listen(options.port ?? 0, '127.0.0.1', resolve);
+    });
     return fake;
   }
 
@@ -288,4 +294,10 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch {
     throw new HttpError(422, 'the body is not JSON');
   }
+}
+
+// `node --import tsx test/helpers/dashboard-fake.ts [port]`: the fake alone, to look at the page by hand
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const fake = await FakeDashboardServer.start({ port: Number(process.argv[2] ?? 9325) });
+  console.log(`fake control server on ${fake.url}/ (no sign-in needed; Ctrl-C stops it)`);
 }

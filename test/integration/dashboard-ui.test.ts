@@ -60,11 +60,9 @@ describe('dashboard page, against the fake control server', () => {
   const clean = (o: Opened): void => o.watched.assertClean();
   const text = async (page: Page, selector: string): Promise<string> => ((await page.locator(selector).first().textContent()) ?? '').trim();
   const row = (page: Page, testid: string, attr: string, value: string) => page.locator(`[data-testid="${testid}"][data-${attr}="${value}"]`);
-  const toastText = async (page: Page, kind: 'success' | 'error' | 'info'): Promise<string> => {
-    const toast = page.locator(`[data-testid="toast"][data-kind="${kind}"]`).last();
-    await toast.waitFor();
-    return (await toast.textContent()) ?? '';
-  };
+  /** Waits for a toast of `kind` whose text matches (an older toast of the same kind may still be shown). */
+  const toastMatching = (page: Page, kind: 'success' | 'error' | 'info', pattern: RegExp): Promise<string> =>
+    eventually(async () => (await page.locator(`[data-testid="toast"][data-kind="${kind}"]`).allTextContents()).find((x) => pattern.test(x)), 10_000, `a ${kind} toast matching ${pattern}`);
   const noHorizontalOverflow = async (page: Page): Promise<void> => {
     const [scrollWidth, innerWidth] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as [number, number];
     assert.ok(scrollWidth <= innerWidth, `the page is ${scrollWidth} px wide in a ${innerWidth} px viewport`);
@@ -82,6 +80,7 @@ describe('dashboard page, against the fake control server', () => {
     assert.match(await text(page, '[data-host-id="h2"] [data-testid="host-status"]'), /^offline since /);
     assert.match((await cards.nth(1).getAttribute('class')) ?? '', /host-offline/);
     assert.equal(await text(page, '[data-testid="host-count"]'), '2 hosts · 1 offline');
+    await page.screenshot({ path: join(SHOTS, 'dashboard.png') });
 
     const h1 = page.locator('[data-host-id="h1"]');
     const state = async (name: string): Promise<[string, string | null]> => {
@@ -107,7 +106,6 @@ describe('dashboard page, against the fake control server', () => {
     assert.match((await h1.locator('[data-name="generate-report_01"] [data-testid="fatal-reason-tip"]').textContent()) ?? '', /memoryLimitMb must be a positive integer/);
     assert.equal(await text(page, '[data-testid="tile-attention"] .tile-value'), '2');
 
-    await page.screenshot({ path: join(SHOTS, 'dashboard.png') });
     clean(o);
   });
 
@@ -131,7 +129,7 @@ describe('dashboard page, against the fake control server', () => {
     const [request] = await eventually(() => (fake.requestsTo('POST', '/api/scale').length > 0 ? fake.requestsTo('POST', '/api/scale') : undefined), 10_000, 'the scale request');
     assert.deepEqual(request?.body, { type: 'resize-image', n: 3 });
     assert.equal(request?.contentType, 'application/json');
-    assert.match(await toastText(page, 'success'), /resize-image: scaling to 3/);
+    await toastMatching(page, 'success', /resize-image: scaling to 3/);
     await eventually(async () => (await resize.getByTestId('type-desired').textContent()) === '3', 10_000, 'desired 3 in the table');
     // the new process appears, starting, then running
     const third = h1.locator('[data-testid="process-row"][data-name="resize-image_03"]');
@@ -145,7 +143,7 @@ describe('dashboard page, against the fake control server', () => {
     const o = await open(t);
     const { page, fake } = o;
     await page.locator('[data-host-id="h1"] [data-testid="reload-button"]').click();
-    assert.match(await toastText(page, 'success'), /Configuration reloaded: retried generate-report_01/);
+    await toastMatching(page, 'success', /Configuration reloaded: retried generate-report_01/);
     const requests = fake.requestsTo('POST', '/api/reload');
     assert.equal(requests.length, 1);
     assert.deepEqual(requests[0]?.body, {});
@@ -221,7 +219,7 @@ describe('dashboard page, against the fake control server', () => {
     await row(page, 'dlq-row', 'message-id', 'img-bin-1').getByTestId('dlq-view-body').click();
     assert.equal(await viewer.getByTestId('body-kind').getAttribute('data-kind'), 'base64');
     assert.equal(await viewer.getByTestId('body-content').textContent(), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0xff, 0xfe]).toString('base64'));
-    assert.match((await viewer.textContent()) ?? '', /14 B/);
+    assert.match((await viewer.textContent()) ?? '', /14 bytes/);
     await page.keyboard.press('Escape');
 
     // text from the API is text: markup in a reason is shown, never run or rendered
@@ -243,7 +241,7 @@ describe('dashboard page, against the fake control server', () => {
     assert.equal(await text(page, '[data-testid="replay-selected"]'), 'Replay selected (2)');
     const listsBefore = fake.requestsTo('GET', '/api/dead-letters/resize-image').length;
     await page.getByTestId('replay-selected').click();
-    assert.match(await toastText(page, 'success'), /Replayed 2 to resize-image; 1 left/);
+    await toastMatching(page, 'success', /Replayed 2 to resize-image; 1 left/);
     const [replay] = fake.requestsTo('POST', '/api/dead-letters/resize-image/replay');
     assert.deepEqual(replay?.body, { ids: ['img-4711', 'img-bin-1'] });
     await eventually(async () => (await rows.count()) === 1, 10_000, 'the list refreshed');
@@ -257,7 +255,7 @@ describe('dashboard page, against the fake control server', () => {
     assert.equal(fake.requestsTo('POST', '/api/dead-letters/resize-image/replay').length, 1);
     await page.getByTestId('replay-all').click();
     await page.getByTestId('confirm-ok').click();
-    assert.match(await toastText(page, 'success'), /Replayed 1 to resize-image; 0 left/);
+    await toastMatching(page, 'success', /Replayed 1 to resize-image; 0 left/);
     assert.deepEqual(fake.requestsTo('POST', '/api/dead-letters/resize-image/replay')[1]?.body, { all: true });
     await page.getByTestId('dlq-empty').waitFor();
     clean(o);
@@ -277,7 +275,7 @@ describe('dashboard page, against the fake control server', () => {
     await page.getByTestId('confirm-input').fill('resize-image');
     assert.equal(await ok.isDisabled(), false);
     await page.keyboard.press('Enter');
-    assert.match(await toastText(page, 'success'), /Purged 3 messages from resize-image.dlq/);
+    await toastMatching(page, 'success', /Purged 3 messages from resize-image.dlq/);
     assert.deepEqual(fake.requestsTo('POST', '/api/dead-letters/resize-image/purge').map((r) => r.body), [{ confirm: 'resize-image' }]);
     await page.getByTestId('dlq-empty').waitFor();
     clean(o);
@@ -320,7 +318,7 @@ describe('dashboard page, against the fake control server', () => {
     await scale.getByTestId('scale-input').waitFor({ state: 'visible' });
     await scale.getByTestId('scale-input').fill('1');
     await scale.getByTestId('scale-button').click();
-    assert.match(await toastText(page, 'error'), /^Read-only/);
+    await toastMatching(page, 'error', /^Read-only/);
     clean(o);
   });
 
