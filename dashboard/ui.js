@@ -1,5 +1,6 @@
 // Small shared widgets: toasts, modal dialogs (confirm, type-to-confirm), and tips (a popover that opens
-// on hover, focus or tap, so that a description is reachable on a phone too).
+// on hover and toggles on a click, a tap or Enter, so that a description is reachable on a phone and from
+// the keyboard too).
 
 import { h, setAttr, setText } from './dom.js';
 
@@ -101,8 +102,8 @@ export function confirmDialog({ title, message, confirmLabel, danger = false, re
 let tipSeq = 0;
 
 /**
- * A trigger button with a popover description: opens on hover and focus, toggles on tap/click, closes on
- * Escape or a click elsewhere. The popover lives in the top layer, so a scrolling table does not clip it.
+ * A trigger button with a popover description: opens on mouse hover, toggles on click, tap or Enter, closes
+ * on Escape or a click elsewhere. The popover lives in the top layer, so a scrolling table does not clip it.
  * @param {string} testid
  * @returns {{ el: HTMLElement, set(label: string, description: string | null): void }}
  */

@@ -102,6 +102,12 @@ describe('dashboard page, against the fake control server', () => {
     assert.match((await tipBody.textContent()) ?? '', /SMTP_URL is not set/);
     await page.mouse.move(0, 0);
     await tipBody.waitFor({ state: 'hidden' });
+    // and from the keyboard: Enter opens it, Escape closes it
+    await backoff.getByTestId('last-exit').focus();
+    await page.keyboard.press('Enter');
+    await tipBody.waitFor({ state: 'visible' });
+    await page.keyboard.press('Escape');
+    await tipBody.waitFor({ state: 'hidden' });
     await h1.locator('[data-name="generate-report_01"] [data-testid="fatal-reason"]').click();
     assert.match((await h1.locator('[data-name="generate-report_01"] [data-testid="fatal-reason-tip"]').textContent()) ?? '', /memoryLimitMb must be a positive integer/);
     assert.equal(await text(page, '[data-testid="tile-attention"] .tile-value'), '2');
