@@ -18,6 +18,7 @@ import { ROOT } from '../helpers/process.js';
 
 const TOKEN = 'test-login-token';
 const SHOTS = resolve(ROOT, process.env.SCREENSHOTS_DIR ?? join(tmpdir(), 'rabbit-worker-dashboard'));
+mkdirSync(SHOTS, { recursive: true });
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
@@ -382,5 +383,3 @@ describe('dashboard page, against the fake control server', () => {
     clean(o);
   });
 });
-
-mkdirSync(SHOTS, { recursive: true });
