@@ -10,8 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BuildFailure, Message } from 'esbuild';
 import { packagePlugin } from './package-plugin.js';
-import { moduleFormatOf, type ModuleFormat } from './package-scope.js';
-import { sourcePlugin } from './source-plugin.js';
+import { forgetPackageScopes, moduleFormatOf, type ModuleFormat } from './package-scope.js';
+import { SOURCE_PLUGIN, sourcePlugin } from './source-plugin.js';
 
 /** Raised when what this module emits changes, so that older cached outputs are not reused. */
 const COMPILE_SCHEME = 1;
@@ -70,9 +70,15 @@ function configInputs(inputs: string[]): string[] {
   return [...found];
 }
 
+/**
+ * One line for a message of esbuild. Those of the per-file pass have their place in the source file; those
+ * of the bundle are placed in the file's compiled form, so the line's code names the place instead.
+ */
 function describe(message: Message): string {
-  const where = message.location === null ? '' : `${message.location.file}:${message.location.line}:${message.location.column + 1}: `;
-  return `${where}${message.text}`;
+  const location = message.location;
+  if (location === null) return message.text;
+  if (message.pluginName === SOURCE_PLUGIN) return `${location.file}:${location.line}:${location.column + 1}: ${message.text}`;
+  return `${location.file}: ${message.text}: ${location.lineText.trim()}`;
 }
 
 // The esbuild service (a child process) is stopped when no compile of this thread needs it any more.
@@ -84,6 +90,7 @@ let running = 0;
  */
 export async function bundleWorker(source: string, cacheDir: string): Promise<BundleOutcome> {
   const esbuild = await import('esbuild');
+  forgetPackageScopes(); // package.json files read by an earlier compile of this process may have changed
   const format = moduleFormatOf(source);
   const workDir = dirname(source);
   running++;

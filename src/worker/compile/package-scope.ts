@@ -18,7 +18,7 @@ interface PackageScope {
   hasExports: boolean;
 }
 
-// Read once per process: a compile asks the same folders many times.
+// Read once per compile (a compile asks the same folders many times); each compile starts afresh.
 const scopes = new Map<string, PackageScope | null>();
 
 function readScope(dir: string): PackageScope | null {
@@ -55,7 +55,7 @@ export function packageScope(dir: string): PackageScope | undefined {
   }
 }
 
-/** Forgets the package.json files read so far (a test edits them; a long-lived supervisor reloads). */
+/** Forgets the package.json files read so far: they may have changed since (a supervisor lives long). */
 export function forgetPackageScopes(): void {
   scopes.clear();
 }

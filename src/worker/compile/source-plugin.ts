@@ -6,9 +6,12 @@
  * The per-file build reads the file's tsconfig.json as a build does (decorators, class fields, JSX), and its
  * inline source map is carried into the bundle's map, so stack frames point at the source lines.
  */
-import { dirname } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Plugin } from 'esbuild';
+import type { BuildFailure, BuildResult, Plugin } from 'esbuild';
+
+/** Names the messages of the per-file pass: their places are in the source files. */
+export const SOURCE_PLUGIN = 'rabbit-worker-source';
 
 /** Files this plugin compiles: JavaScript and TypeScript outside node_modules. JSON and text keep esbuild's loaders. */
 const SOURCE_FILTER = /\.(?:[cm]?[jt]s|[jt]sx)$/;
@@ -31,23 +34,32 @@ export function sourceDefines(file: string): Record<string, string> {
  */
 export function sourcePlugin(esbuild: typeof import('esbuild'), target: string): Plugin {
   return {
-    name: 'rabbit-worker-source',
+    name: SOURCE_PLUGIN,
     setup(build) {
       build.onLoad({ filter: SOURCE_FILTER }, async (args) => {
         if (args.path.includes('/node_modules/')) return undefined;
-        const result = await esbuild.build({
-          entryPoints: [args.path],
-          // the folder of the file, so that its map names it by its base name, resolved next to it by the bundle
-          absWorkingDir: dirname(args.path),
-          bundle: false,
-          write: false,
-          platform: 'node',
-          target,
-          define: sourceDefines(args.path),
-          sourcemap: 'inline',
-          sourcesContent: false,
-          logLevel: 'silent',
-        });
+        let result: BuildResult<{ write: false }>;
+        try {
+          result = await esbuild.build({
+            entryPoints: [args.path],
+            // the folder of the file, so that its map names it by its base name, resolved next to it by the bundle
+            absWorkingDir: dirname(args.path),
+            bundle: false,
+            write: false,
+            platform: 'node',
+            target,
+            define: sourceDefines(args.path),
+            sourcemap: 'inline',
+            sourcesContent: false,
+            logLevel: 'silent',
+          });
+        } catch (error) {
+          // a syntax error: reported with its place in the source file, as the bundle's own error
+          const errors = (error as Partial<BuildFailure>).errors;
+          const from = build.initialOptions.absWorkingDir ?? process.cwd();
+          if (Array.isArray(errors)) return { errors: errors.map((e) => ({ ...e, location: e.location === null ? null : { ...e.location, file: relative(from, args.path) } })) };
+          throw error;
+        }
         const output = result.outputFiles[0];
         if (output === undefined) return undefined;
         return { contents: output.text, loader: 'js', resolveDir: dirname(args.path), warnings: result.warnings };
