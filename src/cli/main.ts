@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   'supervisord-conf': async () => [(await import('./supervisord-conf.js')).registerSupervisordConf],
   'systemd-unit': async () => [(await import('./supervisord-conf.js')).registerSystemdUnit],
   dlq: async () => [(await import('./dlq.js')).registerDlq],
+  prepare: async () => [(await import('./prepare.js')).registerPrepare],
 };
 
 /** The commands to register: the one invoked, or all of them for help and mistakes. */

@@ -40,6 +40,16 @@ export async function prepareWorker(file: string): Promise<PreparedWorker> {
   const source = resolve(file);
   if (PLAIN_EXTENSIONS.has(extname(source).toLowerCase())) return { kind: 'plain', source, url: pathToFileURL(source).href };
   if (process.env[COMPILE_ENV] === 'off') return { kind: 'tsx', source, reason: `${COMPILE_ENV}=off`, failed: false };
+  try {
+    return await prepareCompiled(source);
+  } catch (error) {
+    // not a problem of the worker's code (that is reported as an outcome): the compiler itself is broken or
+    // missing; the worker must still start
+    return { kind: 'tsx', source, reason: `the compile cache failed: ${error instanceof Error ? error.message : String(error)}`, failed: true };
+  }
+}
+
+async function prepareCompiled(source: string): Promise<PreparedWorker> {
   const started = performance.now();
   const cache = cacheDirFor(source);
   if ('reason' in cache) return { kind: 'tsx', source, reason: cache.detail, failed: false };
