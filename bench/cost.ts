@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { BenchOptions } from './lib/args.js';
 import type { BrokerAdmin } from './lib/broker.js';
 import { jsonLine, spawnChild } from './lib/children.js';
-import { processTree, rssMb } from './lib/proc.js';
+import { cpuMs, processTree, rssMb } from './lib/proc.js';
 import { compileCacheOf, ROOT, type RabbitWorkerVariant } from './systems/rabbit-worker.js';
 import type { ConsumerJob, System } from './systems/types.js';
 
@@ -18,6 +18,8 @@ export interface CostSample {
   system: string;
   round: number;
   coldStartMs: number;
+  /** CPU time the process used until it consumed (user + system, every thread). */
+  coldStartCpuMs?: number;
   idleRssMb: number;
   error?: string;
 }
@@ -31,6 +33,8 @@ export interface SupervisorCost {
   note: string;
   /** spawn → the 4th child's "consuming" line */
   startMs?: number;
+  /** CPU time of the supervisor and its children until then, summed */
+  startCpuMs?: number;
   /** supervisor + its 4 children, summed */
   totalRssMb?: number;
   supervisorRssMb?: number;
@@ -56,6 +60,7 @@ async function coldStartOnce(system: System, round: number, ctx: Context): Promi
     child = spawnChild(command.command, command.args, command.env, ctx.cwd);
     const consuming = await child.waitFor(system.isConsuming, 60_000, `${system.id}: consuming`);
     sample.coldStartMs = consuming.at - child.spawnedAt;
+    sample.coldStartCpuMs = cpuMs(child.pid);
     await sleep(IDLE_WAIT_MS);
     sample.idleRssMb = rssMb(child.pid);
   } catch (error) {
@@ -73,7 +78,7 @@ export async function runColdStarts(systems: System[], ctx: Context, log: (line:
     for (const system of systems) {
       const s = await coldStartOnce(system, round, ctx);
       samples.push(s);
-      log(s.error === undefined ? `cost round ${round} ${system.id.padEnd(16)} cold start ${s.coldStartMs.toFixed(0)} ms  idle RSS ${s.idleRssMb.toFixed(1)} MB` : `cost round ${round} ${system.id} FAILED: ${s.error}`);
+      log(s.error === undefined ? `cost round ${round} ${system.id.padEnd(16)} cold start ${s.coldStartMs.toFixed(0)} ms (CPU ${s.coldStartCpuMs?.toFixed(0)} ms)  idle RSS ${s.idleRssMb.toFixed(1)} MB` : `cost round ${round} ${system.id} FAILED: ${s.error}`);
     }
   }
   return samples;
@@ -126,6 +131,7 @@ export async function measureSupervisor(ctx: Context, log: (line: string) => voi
       60_000,
       'four children consuming',
     );
+    const startCpuMs = processTree(child.pid).map(cpuMs).filter(Number.isFinite).reduce((a, b) => a + b, 0);
     await sleep(IDLE_WAIT_MS);
     const pids = processTree(child.pid);
     const rss = pids.map(rssMb).filter(Number.isFinite);
@@ -133,11 +139,12 @@ export async function measureSupervisor(ctx: Context, log: (line: string) => voi
       measured: true,
       note: `${pids.length} processes (supervisor + children) summed`,
       startMs: fourth.at - child.spawnedAt,
+      startCpuMs,
       totalRssMb: rss.reduce((a, b) => a + b, 0),
       supervisorRssMb: rssMb(child.pid),
       processes: pids.length,
     };
-    log(`cost supervise ${variant.id}: 4 children consuming after ${result.startMs?.toFixed(0)} ms; RSS ${result.totalRssMb?.toFixed(1)} MB over ${pids.length} processes`);
+    log(`cost supervise ${variant.id}: 4 children consuming after ${result.startMs?.toFixed(0)} ms (CPU ${startCpuMs.toFixed(0)} ms); RSS ${result.totalRssMb?.toFixed(1)} MB over ${pids.length} processes`);
     return result;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -2,13 +2,12 @@ import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCode, RabbitWorkerError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
+import { createPino, Logger } from '../log/logger.js';
 import { prepareWorker, type PreparedWorker } from './compile/prepare-worker.js';
 import { isWorkerTaskClass, type WorkerTaskClass } from './worker-task.js';
 
 /** One line about how the worker was loaded: debug when all went to plan, a warning when esbuild failed. */
-function report(prepared: PreparedWorker, logger: Logger | undefined): void {
-  if (logger === undefined) return;
+function report(prepared: PreparedWorker, logger: Logger): void {
   const file = relative(process.cwd(), prepared.source) || prepared.source;
   if (prepared.kind === 'compiled') {
     const fields = { file, compileMs: Math.round(prepared.ms), inputs: prepared.inputs };
@@ -36,7 +35,8 @@ export async function loadWorkerClass(file: string, logger?: Logger): Promise<Wo
     throw new RabbitWorkerError(ErrorCode.WORKER_LOAD_FAILED, `worker file not found: ${path}`);
   }
   const prepared = await prepareWorker(path);
-  report(prepared, logger);
+  // the main thread of `--isolation none` passes no logger: the line is still worth writing
+  report(prepared, logger ?? new Logger(createPino()));
   let module: Record<string, unknown>;
   if (prepared.kind === 'tsx') {
     const { tsImport } = await import('tsx/esm/api');
