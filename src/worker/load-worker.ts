@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCode, RabbitWorkerError } from '../errors.js';
-import { createPino, Logger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
 import { prepareWorker, type PreparedWorker } from './compile/prepare-worker.js';
 import { isWorkerTaskClass, type WorkerTaskClass } from './worker-task.js';
 
@@ -35,8 +35,8 @@ export async function loadWorkerClass(file: string, logger?: Logger): Promise<Wo
     throw new RabbitWorkerError(ErrorCode.WORKER_LOAD_FAILED, `worker file not found: ${path}`);
   }
   const prepared = await prepareWorker(path);
-  // the main thread of `--isolation none` passes no logger: the line is still worth writing
-  report(prepared, logger ?? new Logger(createPino()));
+  // no logger, no line: a caller that prints generated output on stdout must not find log lines in it
+  if (logger !== undefined) report(prepared, logger);
   let module: Record<string, unknown>;
   if (prepared.kind === 'tsx') {
     const { tsImport } = await import('tsx/esm/api');
