@@ -27,6 +27,16 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js'],
+    ignores: ['dashboard/**'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
+    // the dashboard page: browser ES modules, no Node; only the browser globals it uses
+    files: ['dashboard/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'history', 'navigator', 'localStorage', 'fetch', 'EventSource', 'AbortController', 'URLSearchParams', 'DOMException', 'ResizeObserver', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'].map((name) => [name, 'readonly']),
+      ),
+    },
   },
 );

@@ -1,4 +1,4 @@
-import { rabbitmqctl } from './rabbitmqctl.js';
+import { rabbitmqctl } from '../test/harness/index.js';
 import { status } from './supervisor.js';
 
 export type FaultKind = 'kill' | 'poison' | 'close' | 'restart';
@@ -65,6 +65,12 @@ export async function inject(kind: FaultKind, ctx: FaultContext): Promise<Fault>
       }
       case 'poison':
         return fault(Date.now(), ctx.publishPoison(2));
+      case 'close':
+      case 'restart':
+        // Never against a broker that is not ours: the system node serves every other test and user.
+        if (ctx.node === undefined) return fault(Date.now(), `${kind} skipped: no private node (--url given)`, false);
+    }
+    switch (kind) {
       case 'close': {
         const at = Date.now();
         const r = await rabbitmqctl(ctx.node, ['close_all_connections', 'chaos']);

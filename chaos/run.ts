@@ -7,7 +7,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
-import { startNode, stopNode } from './broker-node.js';
+import { rabbitmqctl, startNode, stopNode } from '../test/harness/index.js';
 import { cleanup, installSignalCleanup, onCleanup } from './cleanup.js';
 import { DeadLetterReader } from './dead-letters.js';
 import { planFaults, runFaults, type Fault } from './faults.js';
@@ -15,7 +15,6 @@ import { HELP, parseOptions, type ChaosOptions } from './options.js';
 import { chaosTypes, encode, numberId, poisonId, typeOfNumber, typeOfPoison, type ChaosType } from './plan.js';
 import { progressLine } from './progress.js';
 import { ChaosPublisher, type Outgoing } from './publisher.js';
-import { rabbitmqctl } from './rabbitmqctl.js';
 import { RecordTally } from './records.js';
 import { recoveries } from './recovery.js';
 import { seededRandom } from './rng.js';
@@ -29,6 +28,8 @@ const UPFRONT_SHARE = 0.3;
 /** How long the broker application stays stopped during a restart fault. */
 const OUTAGE_SECONDS = 4;
 const PROGRESS_EVERY_MS = 5000;
+/** The run's own broker node (docs/chaos.md names it): fixed, so that a leftover one is recognised. */
+const CHAOS_NODE = { name: 'rwchaos@localhost', amqpPort: 5692, distPort: 25692 } as const;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -84,10 +85,10 @@ async function chaos(opts: ChaosOptions, runDir: string, recordsDir: string, log
   if (opts.url !== undefined) {
     url = opts.url;
     node = undefined;
-    log('WARNING: --url given: close_all_connections and stop_app/start_app will hit the default RabbitMQ node, and everyone connected to it');
+    log('--url given: the broker faults (close_all_connections, stop_app) are skipped: they are only ever run on a node of our own');
   } else {
-    log('starting RabbitMQ node rwchaos@localhost on 127.0.0.1:5692 …');
-    const broker = await startNode(join(runDir, 'node'));
+    log(`starting RabbitMQ node ${CHAOS_NODE.name} on 127.0.0.1:${CHAOS_NODE.amqpPort} …`);
+    const broker = await startNode({ ...CHAOS_NODE, dir: join(runDir, 'node') });
     onCleanup('stop the chaos node', () => stopNode(broker));
     url = broker.url;
     node = broker.name;

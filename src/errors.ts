@@ -5,10 +5,20 @@ export const ErrorCode = {
   CONFIG_INVALID: 'CONFIG_INVALID',
   WORKER_LOAD_FAILED: 'WORKER_LOAD_FAILED',
   BROKER_UNREACHABLE: 'BROKER_UNREACHABLE',
+  /** The broker refused the credentials, or the user may not use the vhost. */
+  BROKER_ACCESS_REFUSED: 'BROKER_ACCESS_REFUSED',
+  /** A memory or disk alarm blocked publishing past the deadline. */
+  BROKER_BLOCKED: 'BROKER_BLOCKED',
   TOPOLOGY_MISMATCH: 'TOPOLOGY_MISMATCH',
   PUBLISH_UNROUTABLE: 'PUBLISH_UNROUTABLE',
   PUBLISH_REFUSED: 'PUBLISH_REFUSED',
   PUBLISHER_CLOSED: 'PUBLISHER_CLOSED',
+  /** A header name that only rabbit-worker or the broker may set. */
+  RESERVED_HEADER: 'RESERVED_HEADER',
+  /** The message's headers (with rabbit-worker's own) do not fit in an AMQP header frame. */
+  HEADERS_TOO_LARGE: 'HEADERS_TOO_LARGE',
+  /** A copy (dead letter, retry, recount) that no queue took: the original stays with the broker. */
+  COPY_RETURNED: 'COPY_RETURNED',
   PERMANENT: 'PERMANENT',
   MALFORMED_MESSAGE: 'MALFORMED_MESSAGE',
   OUT_OF_MEMORY: 'OUT_OF_MEMORY',
@@ -32,6 +42,16 @@ export class RabbitWorkerError extends Error {
 export class ConfigError extends RabbitWorkerError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.CONFIG_INVALID, message, options);
+  }
+}
+
+/**
+ * The broker answered but refused: wrong user or password, or no access to the vhost. Exit code 2: retrying
+ * with the same URL cannot help, so a process manager must not restart it in a loop.
+ */
+export class BrokerAccessRefusedError extends RabbitWorkerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.BROKER_ACCESS_REFUSED, message, options);
   }
 }
 
@@ -72,7 +92,7 @@ export const ExitCode = { OK: 0, FAILURE: 1, CONFIG: 2, BROKER_UNREACHABLE: 3 } 
 /** The exit code that an error that ended the process maps to. */
 export function exitCodeFor(error: unknown): number {
   const code = (error as { code?: unknown } | null)?.code;
-  if (code === ErrorCode.CONFIG_INVALID || code === ErrorCode.WORKER_LOAD_FAILED || code === ErrorCode.TOPOLOGY_MISMATCH) {
+  if (code === ErrorCode.CONFIG_INVALID || code === ErrorCode.WORKER_LOAD_FAILED || code === ErrorCode.TOPOLOGY_MISMATCH || code === ErrorCode.BROKER_ACCESS_REFUSED) {
     return ExitCode.CONFIG;
   }
   if (code === ErrorCode.BROKER_UNREACHABLE) return ExitCode.BROKER_UNREACHABLE;

@@ -23,7 +23,7 @@ export {
   type ReplayProgress,
   type ReplayResult,
 } from './broker/dead-letters.js';
-export { DeadLetterHeader } from './worker/broker-settler.js';
+export { DeadLetterHeader } from './worker/copies.js';
 export { Logger, CRITICAL_LEVEL, createPino, type LogOptions } from './log/logger.js';
 export {
   RabbitWorkerError,

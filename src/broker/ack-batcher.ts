@@ -9,7 +9,9 @@ const ACK_PENDING = 1;
 /**
  * Settles one channel's deliveries. Acks are coalesced per event-loop turn: the run of acked deliveries at
  * the head of the delivery order goes out as one `ack(multiple=true)`, later ones that completed out of order
- * go out one by one. A delivery still running is never covered by a multiple ack. Nacks go out at once.
+ * go out one by one. A delivery still running is never covered by a multiple ack. A message given back goes
+ * out at once, as `basic.reject` of that one delivery (RabbitMQ 4.3 stops counting `basic.nack` with requeue
+ * in a quorum queue's `x-delivery-count`, which would let a poison message loop).
  * Once the channel is gone every call is a no-op that returns false: tags never cross to a new channel.
  */
 export class AckBatcher {
@@ -51,11 +53,12 @@ export class AckBatcher {
     return true;
   }
 
-  nack(tag: number, requeue: boolean): boolean {
+  /** Gives one delivery back: to the queue (`requeue`), or to its dead-letter exchange. */
+  reject(tag: number, requeue: boolean): boolean {
     if (this.#closed || this.#state.get(tag) !== OPEN) return false;
     this.#state.delete(tag);
     try {
-      this.#channel.nack(tagOf(tag), false, requeue);
+      this.#channel.reject(tagOf(tag), requeue);
       return true;
     } catch {
       this.close();

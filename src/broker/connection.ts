@@ -1,16 +1,21 @@
 import amqp, { type ChannelModel } from 'amqplib';
-import { BrokerUnreachableError, ConfigError } from '../errors.js';
+import { sleep, systemClock, type Clock } from '../clock.js';
+import { BrokerAccessRefusedError, BrokerUnreachableError, ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { redactUrl } from './url.js';
+import { describeIdentity, redactUrl } from './url.js';
+
+export { sleep };
 
 /** How to reach the broker. */
 export interface ConnectOptions {
-  /** Tried in turn; several for a cluster. */
+  /** The nodes of the broker; each round tries every one, starting after {@link ConnectOptions.startAfter}. */
   urls: string[];
-  /** Attempts before giving up with {@link BrokerUnreachableError}. @default 5 */
+  /** Rounds over every URL before giving up with {@link BrokerUnreachableError}. @default 5 */
   attempts?: number;
-  /** First delay between attempts, doubled each time (with jitter) up to 10 s. @default 500 */
+  /** Pause after the first failed round, doubled each round (with jitter) up to `maxDelayMs`. @default 500 */
   initialDelayMs?: number;
+  /** @default 10000 */
+  maxDelayMs?: number;
   /** Seconds; a dead peer is noticed after about twice this. @default 10 */
   heartbeat?: number;
   /** Shown in RabbitMQ's connection list. */
@@ -18,16 +23,17 @@ export interface ConnectOptions {
   logger?: Logger;
   /** Stops retrying (the caller is shutting down); the pending call rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Index in `urls` of the node that just failed: the first round starts with the one after it. */
+  startAfter?: number;
+  clock?: Clock;
 }
 
-/** A delay that an AbortSignal cuts short. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
-    const onAbort = (): void => (clearTimeout(timer), reject(signal?.reason as Error));
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** An open connection and which of the URLs it reached. */
+export interface Connected {
+  connection: ChannelModel;
+  url: string;
+  /** Its index in `urls`: pass it as `startAfter` when this connection is lost, to fail over. */
+  index: number;
 }
 
 function withHeartbeat(url: string, heartbeat: number): string {
@@ -35,13 +41,39 @@ function withHeartbeat(url: string, heartbeat: number): string {
   return `${url}${url.includes('?') ? '&' : '?'}heartbeat=${heartbeat}`;
 }
 
-/** Why a connection attempt failed, in a few words (`ECONNREFUSED`, `ACCESS_REFUSED (bad credentials)`). */
+/**
+ * The AMQP reply code of a refused handshake. amqplib reports a handshake that the server closed only as
+ * text ("Handshake terminated by server: 403 (ACCESS-REFUSED) …") with no `code`; this is the one place
+ * that reads it, to turn it into a coded error.
+ */
+function handshakeReplyCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'number') return code;
+  const message = (error as { message?: unknown } | null)?.message;
+  const match = typeof message === 'string' ? /^Handshake terminated by server: (\d{3}) /.exec(message) : null;
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Why a connection attempt failed, in a few words (`ECONNREFUSED`, `ACCESS_REFUSED`). */
 export function describeConnectError(error: unknown): string {
+  const reply = handshakeReplyCode(error);
+  if (reply === 403) return 'ACCESS_REFUSED (wrong user or password)';
+  if (reply === 530) return 'NOT_ALLOWED (no access to the vhost, or it does not exist)';
   const e = error as { code?: unknown; message?: unknown } | null;
-  const message = typeof e?.message === 'string' ? e.message : String(error);
-  if (/403|ACCESS.REFUSED/.test(message)) return 'ACCESS_REFUSED (bad credentials or no access to the vhost)';
   if (typeof e?.code === 'string') return e.code;
-  return message;
+  return typeof e?.message === 'string' ? e.message : String(error);
+}
+
+/** A refusal that retrying cannot cure: the credentials or the vhost. */
+function refusal(url: string, error: unknown): BrokerAccessRefusedError | undefined {
+  const reply = handshakeReplyCode(error);
+  if (reply === 403) {
+    return new BrokerAccessRefusedError(`credentials refused for ${describeIdentity(url)} (ACCESS_REFUSED): check the user and password of AMQP_URL`, { cause: error });
+  }
+  if (reply === 530) {
+    return new BrokerAccessRefusedError(`access refused for ${describeIdentity(url)} (NOT_ALLOWED): the vhost does not exist or the user has no permission on it`, { cause: error });
+  }
+  return undefined;
 }
 
 function checkUrl(url: string): void {
@@ -62,33 +94,51 @@ export function unreachableHint(urls: string[]): string {
 }
 
 /**
- * Connects to the first URL that answers, trying each in turn with exponential backoff and jitter.
- * Throws {@link ConfigError} for a malformed URL (at once) and {@link BrokerUnreachableError} after the
- * last attempt; passwords never appear in either.
+ * Connects to a node of the broker. Each round tries every URL once, starting after `startAfter` (so a
+ * client whose node failed moves to the next one at once), then pauses with exponential backoff and jitter
+ * before the next round. Each failed attempt is logged with the URL it tried (password hidden).
+ * Throws {@link ConfigError} for a malformed URL, {@link BrokerAccessRefusedError} at once when a node
+ * refuses the credentials or the vhost, and {@link BrokerUnreachableError} after the last round.
  */
-export async function connect(options: ConnectOptions): Promise<ChannelModel> {
-  const { urls, attempts = 5, initialDelayMs = 500, heartbeat = 10, name, logger, signal } = options;
+export async function connectTo(options: ConnectOptions): Promise<Connected> {
+  const { urls, attempts = 5, initialDelayMs = 500, maxDelayMs = 10_000, heartbeat = 10, name, logger, signal } = options;
+  const clock = options.clock ?? systemClock;
+  if (urls.length === 0) throw new ConfigError('no broker URL');
   urls.forEach(checkUrl);
+  const first = options.startAfter === undefined ? 0 : (options.startAfter + 1) % urls.length;
   let lastError: unknown;
   let delay = initialDelayMs;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (signal?.aborted) throw signal.reason as Error;
-    const url = urls[(attempt - 1) % urls.length] as string;
-    try {
-      const connection = await amqp.connect(withHeartbeat(url, heartbeat), {
-        clientProperties: { connection_name: name ?? `rabbit-worker pid ${process.pid}` },
-        timeout: 5000,
-      });
-      if (attempt > 1) logger?.info('connected to RabbitMQ', { url: redactUrl(url), attempt });
-      return connection;
-    } catch (error) {
-      lastError = error;
-      if (attempt === attempts) break;
-      const wait = Math.round(delay * (0.8 + Math.random() * 0.4));
-      logger?.warn(`cannot connect to RabbitMQ: ${describeConnectError(error)}; retrying in ${wait} ms`, { url: redactUrl(url), attempt, attempts });
-      await sleep(wait, signal);
-      delay = Math.min(delay * 2, 10_000);
+  for (let round = 1; round <= attempts; round++) {
+    for (let step = 0; step < urls.length; step++) {
+      if (signal?.aborted) throw signal.reason as Error;
+      const index = (first + step) % urls.length;
+      const url = urls[index] as string;
+      try {
+        const connection = await amqp.connect(withHeartbeat(url, heartbeat), {
+          clientProperties: { connection_name: name ?? `rabbit-worker pid ${process.pid}` },
+          timeout: 5000,
+        });
+        if (round > 1 || step > 0 || options.startAfter !== undefined) logger?.info(`connected to RabbitMQ at ${redactUrl(url)}`, { url: redactUrl(url), round });
+        return { connection, url, index };
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason as Error;
+        const refused = refusal(url, error);
+        if (refused !== undefined) throw refused;
+        lastError = error;
+        logger?.warn(`cannot connect to RabbitMQ at ${redactUrl(url)}: ${describeConnectError(error)}`, { url: redactUrl(url), round, rounds: attempts });
+      }
     }
+    if (round === attempts) break;
+    const wait = Math.round(delay * (0.8 + Math.random() * 0.4));
+    logger?.warn(`no node of RabbitMQ answered (round ${round} of ${attempts}); next round in ${wait} ms`, { round, rounds: attempts, delayMs: wait });
+    await sleep(wait, signal, clock);
+    delay = Math.min(delay * 2, maxDelayMs);
   }
-  throw new BrokerUnreachableError(`${unreachableHint(urls)} (${describeConnectError(lastError)} after ${attempts} attempts)`, { cause: lastError });
+  const over = urls.length > 1 ? ` over ${urls.length} URLs` : '';
+  throw new BrokerUnreachableError(`${unreachableHint(urls)} (${describeConnectError(lastError)} after ${attempts} round(s)${over})`, { cause: lastError });
+}
+
+/** {@link connectTo}, for callers that only need the connection. */
+export async function connect(options: ConnectOptions): Promise<ChannelModel> {
+  return (await connectTo(options)).connection;
 }

@@ -1,5 +1,6 @@
-import type { ChannelModel } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
 import { ErrorCode, RabbitWorkerError } from '../errors.js';
+import { bindDelayDelivery } from './delay-topology.js';
 
 /** `quorum` (replicated, counts deliveries; the default) or `classic`. */
 export type QueueType = 'quorum' | 'classic';
@@ -13,31 +14,38 @@ export function workQueueArguments(queue: string, queueType: QueueType): Record<
 }
 
 /**
- * Declares the work queue and its dead-letter queue, both durable. A queue that already exists with other
- * arguments throws a TOPOLOGY_MISMATCH error naming the difference (RabbitMQ's own words) and how to fix it.
- * Runs on a channel of its own, since a failed declaration closes the channel.
+ * Declares the work queue and its dead-letter queue, both durable, and binds the work queue to the delay
+ * topology's delivery exchange (retries and delayed messages come back that way). A queue that already
+ * exists with other arguments throws a TOPOLOGY_MISMATCH error naming the difference (RabbitMQ's own words)
+ * and how to fix it. Runs on a channel of its own, since a failed declaration closes the channel.
  */
 export async function declareWorkQueue(connection: ChannelModel, queue: string, queueType: QueueType): Promise<void> {
   const channel = await connection.createChannel();
   channel.on('error', () => {});
   try {
-    for (const [name, args] of [
-      [deadLetterQueueName(queue), { 'x-queue-type': queueType }],
-      [queue, workQueueArguments(queue, queueType)],
-    ] as const) {
-      try {
-        await channel.assertQueue(name, { durable: true, arguments: args });
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== 406) throw error;
-        const detail = String((error as Error).message).replace(/^.*PRECONDITION_FAILED - /, '').replace(/"$/, '');
-        throw new RabbitWorkerError(
-          ErrorCode.TOPOLOGY_MISMATCH,
-          `queue "${name}" already exists with other arguments (${detail}); set queueType to match it, or delete the queue`,
-          { cause: error },
-        );
-      }
-    }
+    await assertWorkQueue(channel, queue, queueType);
   } finally {
     await channel.close().catch(() => {});
   }
+}
+
+/** {@link declareWorkQueue} on a channel the caller owns (a failed declaration closes it). */
+export async function assertWorkQueue(channel: Channel, queue: string, queueType: QueueType): Promise<void> {
+  for (const [name, args] of [
+    [deadLetterQueueName(queue), { 'x-queue-type': queueType }],
+    [queue, workQueueArguments(queue, queueType)],
+  ] as const) {
+    try {
+      await channel.assertQueue(name, { durable: true, arguments: args });
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 406) throw error;
+      const detail = String((error as Error).message).replace(/^.*PRECONDITION_FAILED - /, '').replace(/"$/, '');
+      throw new RabbitWorkerError(
+        ErrorCode.TOPOLOGY_MISMATCH,
+        `queue "${name}" already exists with other arguments (${detail}); set queueType to match it, or delete the queue`,
+        { cause: error },
+      );
+    }
+  }
+  await bindDelayDelivery(channel, queue);
 }

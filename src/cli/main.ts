@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   'supervisord-conf': async () => [(await import('./supervisord-conf.js')).registerSupervisordConf],
   'systemd-unit': async () => [(await import('./supervisord-conf.js')).registerSystemdUnit],
   dlq: async () => [(await import('./dlq.js')).registerDlq],
+  kubernetes: async () => [(await import('./kubernetes.js')).registerKubernetes],
   prepare: async () => [(await import('./prepare.js')).registerPrepare],
 };
 

@@ -19,6 +19,8 @@ const HELP: Record<keyof typeof RUN_FLAGS, string> = {
   retryBackoff: 'growth factor of the retry delay',
   retryMaxDelayMs: 'longest retry delay, ms',
   messageTimeout: 'seconds a callback may run before its signal aborts and the message is retried (0 = no limit)',
+  consumerTimeout: "the broker's consumer_timeout in seconds (warning at 80 %)",
+  threads: 'callback isolates in this process, each with its own heap limit (uses that many cores)',
 };
 
 export function registerRun(program: Command): void {

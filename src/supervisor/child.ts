@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { WorkerState, WorkerStatusReport } from '../worker/status-report.js';
+import type { WorkerFailureReport, WorkerState, WorkerStatusReport } from '../worker/status-report.js';
 import { runCommand, workerEnv } from './command.js';
 import type { WorkerTypeConfig } from './config.js';
 import { pipeTagged, type OutputFormat } from './output.js';
@@ -37,6 +37,10 @@ function isStatusReport(message: unknown): message is WorkerStatusReport & { sto
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'rabbit-worker:status';
 }
 
+function isFailureReport(message: unknown): message is WorkerFailureReport {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'rabbit-worker:failure' && typeof (message as { message?: unknown }).message === 'string';
+}
+
 /**
  * One running `rabbit-worker run` process: spawned in its own process group (so that a SIGKILL reaches
  * whatever it started too), with an IPC channel for status reports, its output tagged with its name.
@@ -47,6 +51,8 @@ export class WorkerChild {
   readonly exited: Promise<ChildExit>;
   readonly stderrTail: string[] = [];
   report: LastReport | undefined;
+  /** Why it is about to exit, as it said itself (credentials refused, a bad setting, …). */
+  failure: { code?: string; message: string } | undefined;
   #child: ChildProcess;
   #killed = false;
   #stopping: Promise<ChildExit> | undefined;
@@ -67,6 +73,10 @@ export class WorkerChild {
     if (child.stdout) pipeTagged(child.stdout, this.proc, 'stdout', options.format, [], options.write);
     if (child.stderr) pipeTagged(child.stderr, this.proc, 'stderr', options.format, this.stderrTail, options.write);
     child.on('message', (message: unknown) => {
+      if (isFailureReport(message)) {
+        this.failure = { message: message.message.slice(0, 500), ...(typeof message.code === 'string' ? { code: message.code } : {}) };
+        return;
+      }
       if (!isStatusReport(message)) return;
       this.report = {
         state: message.state,

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { describeIssues, settingsSchema, type SettingsOverrides, type WorkerSettings } from '../worker/options.js';
 import { RUN_FLAGS } from '../worker/run-flags.js';
+import { defaultKubernetesOptions, kubernetesSchema, kubernetesTypeSchema, type KubernetesOptions, type KubernetesTypeOptions } from './kubernetes-options.js';
 
 /** Looked for, in this order, in the working directory (or in the directory given as `[config]`). */
 export const CONFIG_FILE_NAMES = [
@@ -44,6 +45,8 @@ const workerTypeSchema = settingsSchema.partial().extend({
   startRetries: z.number().int().min(0).max(1000).default(DEFAULT_START_RETRIES),
   /** SIGTERM → SIGKILL delay; default `stopTimeout` + 10 s. */
   stopWaitSeconds: z.number().positive().max(86_400).optional(),
+  /** Read by `rabbit-worker kubernetes` only: see kubernetes-options.ts. */
+  kubernetes: kubernetesTypeSchema.optional(),
 });
 
 const configSchema = z.strictObject({
@@ -51,6 +54,8 @@ const configSchema = z.strictObject({
   control: z.strictObject({ port: z.number().int().min(1).max(65535).default(DEFAULT_CONTROL_PORT) }).default({ port: DEFAULT_CONTROL_PORT }),
   /** Default AMQP URL(s) for every type. */
   url: z.string().min(1).optional(),
+  /** Read by `rabbit-worker kubernetes` only: see kubernetes-options.ts. */
+  kubernetes: kubernetesSchema.optional(),
 });
 
 /** What a config file may contain, for `defineConfig` in a TypeScript config. */
@@ -76,6 +81,8 @@ export interface WorkerTypeConfig {
   startRetries: number;
   /** Seconds between SIGTERM and SIGKILL when the process is stopped. */
   stopWaitSeconds: number;
+  /** `workers.<type>.kubernetes`, for `rabbit-worker kubernetes`. */
+  kubernetes?: KubernetesTypeOptions;
 }
 
 export interface SupervisorConfig {
@@ -85,6 +92,8 @@ export interface SupervisorConfig {
   dir: string;
   workers: WorkerTypeConfig[];
   control: { host: '127.0.0.1'; port: number };
+  /** The `kubernetes:` section, defaults applied (used by `rabbit-worker kubernetes` only). */
+  kubernetes: KubernetesOptions;
 }
 
 /** `[config]` → the config file's absolute path: a file, a directory to search, or the cwd. */
@@ -138,7 +147,7 @@ export function parseConfig(raw: unknown, path: string): SupervisorConfig {
   const dir = dirname(path);
   const workers: WorkerTypeConfig[] = [];
   for (const [name, entry] of Object.entries(result.data.workers)) {
-    const { file, processes, env, url, connectAttempts, startSeconds, startRetries, stopWaitSeconds, ...rest } = entry;
+    const { file, processes, env, url, connectAttempts, startSeconds, startRetries, stopWaitSeconds, kubernetes, ...rest } = entry;
     const overrides: SettingsOverrides = {};
     for (const key of Object.keys(RUN_FLAGS) as Array<keyof WorkerSettings>) {
       if (rest[key] !== undefined) (overrides as Record<string, unknown>)[key] = rest[key];
@@ -162,9 +171,10 @@ export function parseConfig(raw: unknown, path: string): SupervisorConfig {
       startSeconds: start,
       startRetries,
       stopWaitSeconds: stopWaitSeconds ?? (overrides.stopTimeout ?? DEFAULT_STOP_TIMEOUT) + STOP_MARGIN_SECONDS,
+      ...(kubernetes !== undefined ? { kubernetes } : {}),
     });
   }
-  return { path, dir, workers, control: { host: '127.0.0.1', port: result.data.control.port } };
+  return { path, dir, workers, control: { host: '127.0.0.1', port: result.data.control.port }, kubernetes: result.data.kubernetes ?? defaultKubernetesOptions() };
 }
 
 /** Finds, reads and validates the config file. Every problem is a one-line {@link ConfigError} (exit code 2). */

@@ -33,6 +33,7 @@ export function formatStatusTable(status: SupervisorStatus): string {
   const out = [line(header), ...rows.map(line)];
   const fatal = status.processes.filter((p) => p.state === 'fatal' && p.fatalReason !== undefined);
   for (const p of fatal) out.push(`${p.name}: FATAL: ${p.fatalReason ?? ''}`);
+  for (const p of status.processes) if (p.state === 'backoff' && p.lastError !== undefined) out.push(`${p.name}: BACKOFF: ${p.lastError}`);
   out.push(`supervisor pid ${status.pid}, up ${formatDuration(status.uptimeSeconds)}, config ${status.config}${status.stopping ? ', STOPPING' : ''}`);
   return `${out.join('\n')}\n`;
 }

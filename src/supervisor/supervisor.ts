@@ -1,3 +1,4 @@
+import { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
 import type { WorkerState } from '../worker/status-report.js';
 import { WorkerChild, type ChildExit } from './child.js';
@@ -15,6 +16,17 @@ import { decideRestart, describeExit, type SlotCounters } from './restart-policy
  * - `fatal`: will not be started again until a reload (exit code 2, or too many failed starts).
  */
 export type ProcessState = 'starting' | 'running' | 'backoff' | 'stopping' | 'exited' | 'fatal';
+
+/** What each state of a process slot may become; anything else is refused (and logged), never overwritten. */
+const SLOT_TRANSITIONS = {
+  // starting → starting: it ended before it started and is spawned again at once (exit 0)
+  starting: ['starting', 'running', 'backoff', 'fatal', 'stopping', 'exited'],
+  running: ['starting', 'backoff', 'fatal', 'stopping', 'exited'],
+  backoff: ['starting', 'stopping', 'exited'],
+  stopping: ['exited'],
+  fatal: ['starting', 'exited'],
+  exited: [],
+} as const satisfies Record<ProcessState, readonly ProcessState[]>;
 
 export interface LastExitInfo {
   code: number | null;
@@ -44,6 +56,8 @@ export interface ProcessStatus {
   /** What the worker itself last reported (starting, running, draining, stopped). */
   workerState: WorkerState | null;
   fatalReason?: string;
+  /** What the last process said before it exited with an error (`BROKER_ACCESS_REFUSED: credentials refused …`). */
+  lastError?: string;
 }
 
 export interface TypeStatus {
@@ -67,7 +81,7 @@ interface Slot {
   type: WorkerTypeConfig;
   index: number;
   name: string;
-  state: ProcessState;
+  lifecycle: Lifecycle<ProcessState>;
   child: WorkerChild | undefined;
   started: boolean;
   restarts: number;
@@ -76,6 +90,7 @@ interface Slot {
   handledTotal: number;
   timer: NodeJS.Timeout | undefined;
   fatalReason?: string;
+  lastError?: string;
 }
 
 interface TypeEntry {
@@ -100,9 +115,9 @@ export interface ReloadSummary {
   retried: string[];
 }
 
-/** Everything but the process count: a change there means the type's processes must be replaced. */
+/** Everything but the process count (and the Kubernetes options): a change there means the type's processes must be replaced. */
 function specOf(type: WorkerTypeConfig): string {
-  const { processes: _processes, ...rest } = type;
+  const { processes: _processes, kubernetes: _kubernetes, ...rest } = type;
   return JSON.stringify(rest);
 }
 
@@ -184,7 +199,7 @@ export class Supervisor {
         summary.restarted.push(type.name);
       } else {
         entry.config = type;
-        for (const slot of entry.slots.filter((s) => s.state === 'fatal')) {
+        for (const slot of entry.slots.filter((s) => s.lifecycle.state === 'fatal')) {
           slot.type = type;
           slot.counters = { failures: 0, startFailures: 0 };
           delete slot.fatalReason;
@@ -256,8 +271,8 @@ export class Supervisor {
       name,
       file: entry.config.file,
       desired: entry.desired,
-      running: entry.slots.filter((s) => s.state === 'running').length,
-      fatal: entry.slots.filter((s) => s.state === 'fatal').length,
+      running: entry.slots.filter((s) => s.lifecycle.state === 'running').length,
+      fatal: entry.slots.filter((s) => s.lifecycle.state === 'fatal').length,
     };
   }
 
@@ -267,7 +282,7 @@ export class Supervisor {
     return {
       type: slot.type.name,
       name: slot.name,
-      state: slot.state,
+      state: slot.lifecycle.state,
       pid: child?.alive ? (child.pid ?? null) : null,
       uptimeSeconds: child?.alive ? Math.round(child.uptimeMs(now) / 1000) : null,
       restarts: slot.restarts,
@@ -278,6 +293,7 @@ export class Supervisor {
       inflightIds: report?.inflightIds ?? [],
       workerState: report?.state ?? null,
       ...(slot.fatalReason !== undefined ? { fatalReason: slot.fatalReason } : {}),
+      ...(slot.lastError !== undefined ? { lastError: slot.lastError } : {}),
     };
   }
 
@@ -299,7 +315,7 @@ export class Supervisor {
         type: entry.config,
         index: entry.slots.length + 1,
         name: processName(name, entry.slots.length + 1),
-        state: 'starting',
+        lifecycle: new Lifecycle<ProcessState>(processName(name, entry.slots.length + 1), 'starting', SLOT_TRANSITIONS, { log: this.#logger }),
         child: undefined,
         started: false,
         restarts: -1,
@@ -316,7 +332,7 @@ export class Supervisor {
   #spawn(slot: Slot): void {
     clearTimeout(slot.timer);
     slot.timer = undefined;
-    slot.state = 'starting';
+    if (slot.restarts >= 0) slot.lifecycle.to('starting', 'spawn');
     slot.started = false;
     slot.restarts += 1;
     const child = new WorkerChild({
@@ -330,9 +346,8 @@ export class Supervisor {
         const wait = Math.max(0, slot.type.startSeconds * 1000 - child.uptimeMs());
         slot.timer = setTimeout(() => {
           slot.timer = undefined;
-          if (slot.child !== child || !child.alive || slot.state !== 'starting') return;
+          if (slot.child !== child || !child.alive || !slot.lifecycle.to('running', 'consuming for startSeconds')) return;
           slot.started = true;
-          slot.state = 'running';
           slot.counters.startFailures = 0;
           this.#logger.info(`${slot.name} running`, { proc: slot.name, childPid: child.pid, startMs: child.uptimeMs() });
         }, wait);
@@ -348,10 +363,10 @@ export class Supervisor {
     slot.timer = undefined;
     const child = slot.child;
     if (child === undefined || !child.alive) {
-      slot.state = 'exited';
+      slot.lifecycle.to('exited', 'retired');
       return;
     }
-    slot.state = 'stopping';
+    slot.lifecycle.to('stopping', 'retired');
     this.#retiring.add(slot);
     const reported = child.report?.stopTimeout;
     const wait = Math.max(slot.type.stopWaitSeconds, reported !== undefined ? reported + STOP_MARGIN_SECONDS : 0);
@@ -379,13 +394,14 @@ export class Supervisor {
     };
     if (this.#retiring.has(slot)) {
       this.#retiring.delete(slot);
-      slot.state = 'exited';
+      slot.lifecycle.to('exited', description);
       if (exit.killed) this.#logger.error(`${slot.name} (pid ${child.pid}) was killed with its process group (SIGKILL)`, fields);
       else this.#logger.info(`${slot.name} stopped (${description})`, fields);
       if (this.#retiring.size === 0) this.#drained.splice(0).forEach((resolve) => resolve());
       return;
     }
     slot.child = undefined;
+    if (child.failure !== undefined) slot.lastError = `${child.failure.code !== undefined ? `${child.failure.code}: ` : ''}${child.failure.message}`;
     const abnormal = exit.signal !== null || exit.code !== 0;
     if (abnormal) {
       const held = fields.inflightIds.length > 0 ? `; it was handling ${fields.inflightIds.join(', ')}` : '';
@@ -395,14 +411,14 @@ export class Supervisor {
     }
     const decision = decideRestart({ code: exit.code, signal: exit.signal, started: slot.started, uptimeMs: child.uptimeMs() }, slot.counters, slot.type.startRetries);
     if (decision.action === 'fatal') {
-      slot.state = 'fatal';
+      slot.lifecycle.to('fatal', decision.reason);
       slot.fatalReason =
         decision.reason === 'config-error'
-          ? `exit code 2: configuration error (not restarted; fix it and reload)`
+          ? `exit code 2: configuration error${slot.lastError !== undefined ? ` (${slot.lastError})` : ''}; not restarted: fix it and reload`
           : `failed to start ${slot.counters.startFailures} time(s) in a row (startRetries ${slot.type.startRetries}, startSeconds ${slot.type.startSeconds})`;
       this.#logger.critical(`${slot.name} is FATAL: ${slot.fatalReason}`, { proc: slot.name, type: slot.type.name, reason: decision.reason, stderr: child.stderrTail.slice(-5) });
       const entry = this.#types.get(slot.type.name);
-      if (entry !== undefined && entry.slots.every((s) => s.state === 'fatal')) {
+      if (entry !== undefined && entry.slots.every((s) => s.lifecycle.state === 'fatal')) {
         this.#logger.critical(`worker type ${slot.type.name} is FATAL: none of its processes runs; the other types keep running`, { type: slot.type.name });
       }
       return;
@@ -412,11 +428,11 @@ export class Supervisor {
       this.#spawn(slot);
       return;
     }
-    slot.state = 'backoff';
+    slot.lifecycle.to('backoff', decision.reason);
     this.#logger.warn(`${slot.name} restarts in ${decision.delayMs} ms (${decision.reason})`, { proc: slot.name, delayMs: decision.delayMs, reason: decision.reason });
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
-      if (slot.state === 'backoff') this.#spawn(slot);
+      if (slot.lifecycle.state === 'backoff') this.#spawn(slot);
     }, decision.delayMs);
   }
 }

@@ -1,62 +1,70 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { BrokerSession } from '../broker/session.js';
+import { systemClock, type Clock } from '../clock.js';
+import { Deadline } from '../deadline.js';
 import { isPermanent, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { RetryQueues } from '../broker/retry-queues.js';
-import { recountRedelivery, requeueAsSuspect, settleAtBroker, type SettleContext } from './broker-settler.js';
+import { assess, type Assessment } from './attempt-policy.js';
+import { DeadlineSweep } from './deadline-sweep.js';
 import { Delivery } from './delivery.js';
 import type { WorkerSettings } from './options.js';
+import { OutageJournal } from './outage-journal.js';
+import { Quarantine, type Lane } from './quarantine.js';
 import type { CallbackRunner } from './runner.js';
 import type { Settlement } from './settlement.js';
+import type { SettledOutcome, Settler } from './settler.js';
 import { ShutdownHelper } from './shutdown-helper.js';
 import type { ShutdownReason } from './shutdown-reason.js';
 
 /** How long `shutdown()` may take for the messages of one interruption. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
 
-/** RabbitMQ's default `consumer_timeout`: a delivery unacked longer closes the channel. */
-export const CONSUMER_TIMEOUT_MS = Number(process.env.RABBITMQ_CONSUMER_TIMEOUT_MS ?? 1_800_000);
-
-/** Message ids remembered as "returned by a connection loss", so that their redelivery is not counted as a crash. */
-const OUTAGE_MEMORY = 10_000;
+/** Message ids remembered as "completed, but the channel closed before the ack", for an honest dead-letter reason. */
+const UNACKED_MEMORY = 10_000;
+/** Recently finished deliveries kept per consumer: their acks may not have reached the broker before a connection loss. */
+const RECENT_MEMORY = 512;
+/** How long a redelivery past maxAttempts waits for an outage announcement before it is dead-lettered. */
+export const OUTAGE_VERDICT_MS = 3_000;
 
 export interface ConsumerOptions {
   settings: WorkerSettings;
   worker: string;
   runner: CallbackRunner;
   logger: Logger;
+  clock?: Clock;
   /** Called when the `maxMessages`-th callback starts: time to stop taking messages. */
   onLimit?: () => void;
   /** Called when a callback on the main thread ignores its deadline: only a new process can free it. */
   onStuck?: () => void;
   /** Called when callbacks can no longer run (a new isolate cannot start): the process must end. */
   onFailed?: (error: unknown) => void;
+  /** Every final outcome, for metrics. */
+  onSettled?: (delivery: Delivery, outcome: SettledOutcome) => void;
 }
 
 /**
- * Receives deliveries, hands them to the runner, and settles them: the callback's own decision, or the
- * default (ack when it returned, retry with backoff when it threw, reject for PermanentError or past
- * `maxAttempts`).
- * Arms the ShutdownHelper for every callback so that an interruption runs `shutdown()` for each message.
+ * Receives deliveries, starts their callbacks, and hands every decision to the {@link Settler}: the
+ * callback's own, or the default (ack when it returned, retry with backoff when it threw, reject for
+ * PermanentError or past `maxAttempts`). Arms the ShutdownHelper for every callback so that an
+ * interruption runs `shutdown()` for each message. What counts as an attempt is {@link assess}'s;
+ * suspects are kept apart by the {@link Quarantine}; deadlines are the {@link DeadlineSweep}'s.
  */
 export class Consumer {
   readonly #settings: WorkerSettings;
   readonly #runner: CallbackRunner;
   readonly #logger: Logger;
-  readonly #context: SettleContext;
-  readonly #onLimit: (() => void) | undefined;
-  readonly #onStuck: (() => void) | undefined;
-  readonly #onFailed: ((error: unknown) => void) | undefined;
-  readonly #returnedByOutage = new Set<string>();
-  /** Deliveries waiting while a suspect runs alone. */
-  #held: Delivery[] = [];
-  /** The suspect running alone, if any. */
-  #solo: Delivery | undefined;
-  #retryQueues: RetryQueues | undefined;
-  #sweeper: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  readonly #options: ConsumerOptions;
   readonly #inflight = new Map<number, Delivery>();
-  readonly #settling = new Set<Promise<void>>();
   readonly #helper: ShutdownHelper<Delivery>;
+  readonly #quarantine: Quarantine;
+  readonly #sweep: DeadlineSweep;
+  readonly #unackedAfterCompletion = new Set<string>();
+  /** Messages that connection losses returned, here and in other workers: not attempts. */
+  readonly journal: OutageJournal;
+  /** [session, message id] of recently finished deliveries. */
+  #recent: Array<[BrokerSession, string]> = [];
+  #settler: Settler | undefined;
   #session: BrokerSession | undefined;
   #handled = 0;
   #started = 0;
@@ -64,21 +72,32 @@ export class Consumer {
   #idleWaiters: Array<() => void> = [];
 
   constructor(options: ConsumerOptions) {
+    this.#options = options;
     this.#settings = options.settings;
     this.#runner = options.runner;
     this.#logger = options.logger;
-    this.#onLimit = options.onLimit;
-    this.#onStuck = options.onStuck;
-    this.#onFailed = options.onFailed;
-    this.#context = {
-      queue: options.settings.queue,
-      queueType: options.settings.queueType,
-      worker: options.worker,
-      logger: options.logger,
-      settings: options.settings,
-      retryQueues: () => this.#retryQueues,
-    };
+    this.#clock = options.clock ?? systemClock;
+    this.#quarantine = new Quarantine(options.runner.hasQuarantineLane);
+    this.journal = new OutageJournal({ logger: options.logger, clock: this.#clock });
     this.#helper = new ShutdownHelper<Delivery>((delivery, reason, error) => this.#runner.shutdown(delivery.data, reason, error));
+    this.#sweep = new DeadlineSweep({
+      messageTimeout: options.settings.messageTimeout,
+      consumerTimeout: options.settings.consumerTimeout,
+      logger: options.logger,
+      clock: this.#clock,
+      running: () => this.#helper.armed,
+      onTimeout: (delivery, reason) => {
+        this.#logger.warn(`${reason}; its signal is aborted and the message retried`, { messageId: delivery.messageId, attempt: delivery.data.attempt });
+        this.#runner.abort(delivery.id, reason);
+        this.#settle(delivery, { kind: 'retry' }, { name: 'DeadlineExceeded', message: reason });
+      },
+      onIgnored: (delivery) => {
+        this.#logger.error('callback ignored its aborted signal; recycling where it runs', { messageId: delivery.messageId });
+        this.#helper.disarm(delivery); // already retried: no shutdown() for it
+        this.#finish(delivery);
+        if (!this.#runner.recycle(delivery.id)) this.#options.onStuck?.();
+      },
+    });
   }
 
   /** Messages handled (settled) so far. */
@@ -86,14 +105,14 @@ export class Consumer {
     return this.#handled;
   }
 
-  /** Messages whose callbacks are running. */
+  /** Deliveries received and not yet finished (running, or waiting behind a suspect). */
   get inflight(): number {
     return this.#inflight.size;
   }
 
   /** The message ids in flight, for status reports. */
   inflightIds(): string[] {
-    return [...this.#inflight.values()].map((d) => d.data.properties.messageId ?? `#${d.id}`);
+    return [...this.#inflight.values()].map((d) => d.messageId ?? `#${d.id}`);
   }
 
   /** The runner's callbacks for this consumer. */
@@ -103,127 +122,166 @@ export class Consumer {
       if (delivery !== undefined) this.#settle(delivery, settlement);
     },
     done: (id: number, error: ErrorInfo | undefined): void => this.#done(id, error),
-    crash: (reason: ShutdownReason, error: unknown): void => {
-      void this.interrupted(reason, error);
+    crash: (ids: number[], reason: ShutdownReason, error: unknown, options?: { bystanders?: boolean }): void => {
+      void this.interrupted(reason, error, { ids, ...(options?.bystanders === true ? { bystanders: true } : {}) });
     },
-    failed: (error: unknown): void => this.#onFailed?.(error),
+    failed: (error: unknown): void => this.#options.onFailed?.(error),
   };
 
-  /** Consumes on `session` (a new one after each reconnection); `retryQueues` belong to its connection. */
-  async start(session: BrokerSession, retryQueues: RetryQueues, onCancel: () => void): Promise<void> {
+  /** Consumes on `session` (a new one after each reconnection), settling through `settler`. */
+  async start(session: BrokerSession, settler: Settler, onCancel: () => void): Promise<void> {
     this.#session = session;
-    this.#retryQueues = retryQueues;
-    await session.consume(this.#settings.queue, (message) => this.#receive(session, message), onCancel);
-    this.#sweeper ??= setInterval(() => this.#sweep(), this.#settings.messageTimeout > 0 ? Math.min(1000, this.#settings.messageTimeout * 250) : 5000);
-    this.#sweeper.unref();
+    this.#settler = settler;
+    await session.consume(this.#settings.queue, (message) => this.#receive(session, settler, message), onCancel);
+    this.#sweep.start();
   }
 
   /**
-   * The connection dropped: the broker requeues every unacked message. Their callbacks may still finish,
-   * but nothing can be settled on the dead channel. Their redelivery is remembered as not being a crash.
+   * The channel of `session` closed (with its connection, or alone: consumer_timeout, a channel error). The
+   * broker requeues every delivery that was unacked on it. Callbacks still running go on, but nothing of
+   * theirs can be settled there; deliveries that had not started are forgotten, never started later.
+   * Returns the ids of the messages the broker may redeliver (in flight, or finished so recently that their
+   * ack may not have left), remembered here as returned by an outage when `outage` is true.
    */
-  connectionLost(): void {
-    // Even a settled one may come back: its ack may not have left before the connection died.
-    for (const delivery of this.#inflight.values()) remember(this.#returnedByOutage, delivery.data.properties.messageId);
-    // Held deliveries never started: the broker has them again, running them now would only duplicate.
-    const held = this.#held;
-    this.#held = [];
-    for (const delivery of held) this.#finish(delivery, false);
+  channelLost(session: BrokerSession, options: { outage?: boolean } = {}): string[] {
+    for (const delivery of this.#quarantine.drop((d) => d.session !== session)) this.#finish(delivery, false);
+    const ids = new Set<string>();
+    for (const delivery of this.#inflight.values()) if (delivery.session === session && delivery.messageId !== undefined) ids.add(delivery.messageId);
+    for (const [from, id] of this.#recent) if (from === session) ids.add(id);
+    if (options.outage === true) this.journal.remember(ids);
+    return [...ids];
   }
 
   /** Stops the deadline sweep; the last step of stopping. */
   close(): void {
-    clearInterval(this.#sweeper);
+    this.#sweep.stop();
   }
 
   /** Stops receiving; callbacks in flight go on. */
-  async cancel(): Promise<void> {
-    await this.#session?.cancel();
+  async cancel(deadline?: Deadline): Promise<void> {
+    await this.#session?.cancel(deadline);
   }
 
-  /** Resolves once no callback is running and every settlement reached the broker, or after `timeoutMs`. */
-  async idle(timeoutMs: number): Promise<boolean> {
+  /** Resolves true once no callback runs and every settlement reached the broker; false at the deadline. */
+  async idle(deadline: Deadline): Promise<boolean> {
     if (this.#inflight.size > 0) {
       const finished = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), timeoutMs);
+        const onAbort = (): void => resolve(false);
+        if (deadline.expired) return resolve(false);
+        deadline.signal.addEventListener('abort', onAbort, { once: true });
         this.#idleWaiters.push(() => {
-          clearTimeout(timer);
+          deadline.signal.removeEventListener('abort', onAbort);
           resolve(true);
         });
       });
       if (!finished) return false;
     }
-    await Promise.allSettled([...this.#settling]);
-    return true;
+    if (this.#settler === undefined) return true;
+    const settled = await Promise.race([this.#settler.idle().then(() => true), new Promise<boolean>((resolve) => {
+      if (deadline.expired) resolve(false);
+      deadline.signal.addEventListener('abort', () => resolve(false), { once: true });
+    })]);
+    return settled;
   }
 
   /**
-   * Callbacks were interrupted (`reason`): runs `shutdown()` once per message still running, then nacks
-   * whatever `shutdown()` left unsettled, so nothing is lost and nothing is silently acked.
+   * Callbacks were interrupted (`reason`): runs `shutdown()` once per message still running (of `ids` when
+   * given: the messages of one isolate), then nacks whatever `shutdown()` left unsettled, so nothing is lost
+   * and nothing is silently acked. Messages that died beside others come back as suspects (that attempt not
+   * counted); `bystanders` come back without counting the attempt either.
    */
-  async interrupted(reason: ShutdownReason, error: unknown, options: { cancelFirst?: boolean } = {}): Promise<void> {
-    for (const delivery of this.#helper.armed) delivery.interrupted = true;
+  async interrupted(reason: ShutdownReason, error: unknown, options: { cancelFirst?: boolean; ids?: number[]; bystanders?: boolean; shutdownTimeoutMs?: number } = {}): Promise<void> {
+    const ids = options.ids === undefined ? undefined : new Set(options.ids);
+    const pick = (): Delivery[] => [...this.#helper.armed].filter((d) => ids === undefined || ids.has(d.id));
+    for (const delivery of pick()) delivery.interrupted = true;
     // A process that is about to die stops deliveries first, so that a nack cannot come straight back to it.
-    if (options.cancelFirst === true) await this.cancel();
-    const deliveries = [...this.#helper.armed];
-    for (const delivery of deliveries) delivery.interrupted = true;
-    if (deliveries.length === 0) return;
-    if (deliveries.length > 1 && reason !== 'stop-timeout') {
-      // One of them killed the isolate and the others went down with it: each comes back to run alone,
-      // and this attempt is not held against it (the culprit is counted from its solo runs on).
-      for (const delivery of deliveries) delivery.requeueAsSuspect = true;
+    if (options.cancelFirst === true) await this.cancel(new Deadline(5000, () => new Error('cancel timed out'), { clock: this.#clock }));
+    const deliveries = pick();
+    for (const delivery of deliveries) {
+      delivery.interrupted = true;
+      if (options.bystanders === true || reason === 'recycled') delivery.requeueUncounted = true;
+      else if (deliveries.length > 1 && reason !== 'stop-timeout') delivery.requeueAsSuspect = true;
     }
+    if (deliveries.length === 0) return;
     this.#logger.critical(`callbacks interrupted (${reason}); running shutdown() for ${deliveries.length} message(s)`, {
       reason,
-      messageIds: deliveries.map((d) => d.data.properties.messageId),
-      ...(error !== undefined ? { err: describe(error) } : {}),
+      messageIds: deliveries.map((d) => d.messageId),
+      ...(error !== undefined ? { err: error } : {}),
     });
-    const { failed, errors } = await this.#helper.fire(reason, error, SHUTDOWN_TIMEOUT_MS);
+    const { failed, errors } = await this.#helper.fire(deliveries, reason, error, options.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS);
     failed.forEach((delivery, i) => {
-      this.#logger.critical(`shutdown() failed: ${describe(errors[i])}; message nacked`, { messageId: delivery.data.properties.messageId, reason });
+      this.#logger.critical(`shutdown() failed: ${describe(errors[i])}; message nacked`, { messageId: delivery.messageId, reason });
     });
     for (const delivery of deliveries) {
       if (delivery.settlement === undefined) this.#settle(delivery, { kind: 'nack' });
       this.#finish(delivery);
     }
-    await Promise.allSettled([...this.#settling]);
+    await this.#settler?.idle();
   }
 
-  #receive(session: BrokerSession, message: ConsumeMessage): void {
-    const messageId = message.properties.messageId as string | undefined;
-    const afterOutage = message.fields.redelivered && messageId !== undefined && this.#returnedByOutage.delete(messageId);
-    const delivery = new Delivery(message, session, this.#settings.queue, this.#settings.queueType, afterOutage ? 1 : 0);
-    const suspect = delivery.suspect;
+  #receive(session: BrokerSession, settler: Settler, message: ConsumeMessage): void {
+    const assessment = this.#discounted(message, assess(message, this.#settings.queueType));
+    const delivery = new Delivery(message, session, this.#settings.queue, assessment);
     this.#inflight.set(delivery.id, delivery);
     if (delivery.data.attempt > this.#settings.maxAttempts) {
-      this.#settle(delivery, {
-        kind: 'reject',
-        reason: `delivered ${delivery.data.attempt} times, more than maxAttempts (${this.#settings.maxAttempts}); its callback never completed (the process or isolate died)`,
-      });
-      this.#countTowardsLimit();
-      this.#finish(delivery);
+      // A redelivery at the limit may be an outage's return whose announcement is still on its way.
+      if (message.fields.redelivered) {
+        const timer = this.#clock.setTimeout(() => this.#verdict(delivery, settler), OUTAGE_VERDICT_MS);
+        timer.unref?.();
+      } else this.#exhausted(delivery, settler);
       return;
     }
-    if (this.#settings.queueType === 'classic' && message.fields.redelivered && !afterOutage) {
+    this.#admit(delivery, settler);
+  }
+
+  /** A redelivery that a connection loss caused (announced by whichever worker lost it) is not an attempt. */
+  #discounted(message: ConsumeMessage, assessment: Assessment): Assessment {
+    if (!message.fields.redelivered || !this.journal.take(message.properties.messageId as string | undefined)) return assessment;
+    return { ...assessment, attempt: Math.max(1, assessment.attempt - 1), recount: false };
+  }
+
+  #verdict(delivery: Delivery, settler: Settler): void {
+    if (!this.#inflight.has(delivery.id)) return;
+    if (delivery.session.closed) return this.#finish(delivery, false);
+    if (this.journal.take(delivery.messageId)) {
+      delivery.data.attempt = Math.max(1, delivery.data.attempt - 1);
+      this.#admit(delivery, settler);
+    } else this.#exhausted(delivery, settler);
+  }
+
+  #exhausted(delivery: Delivery, settler: Settler): void {
+    settler.settle(delivery, { kind: 'reject', reason: this.#exhaustedReason(delivery) });
+    this.#countTowardsLimit();
+    this.#finish(delivery);
+  }
+
+  #admit(delivery: Delivery, settler: Settler): void {
+    if (delivery.assessment.recount) {
       // A classic queue counts nothing: a message whose process died would come back forever. Count this
       // delivery in a copy at the back of the queue, and handle the copy.
-      delivery.settlement = { kind: 'nack' };
-      this.#track(recountRedelivery(delivery, this.#context));
+      settler.recount(delivery);
       this.#finish(delivery, false);
       return;
     }
-    if (!suspect && this.#solo === undefined && this.#held.length === 0) this.#start(delivery);
-    else {
-      this.#held.push(delivery);
-      this.#pump();
-    }
+    const lane = this.#quarantine.admit(delivery, this.#helper.armed.size);
+    if (lane !== undefined) this.#start(delivery, lane);
   }
 
-  #start(delivery: Delivery): void {
+  #exhaustedReason(delivery: Delivery): string {
+    const { attempt } = delivery.data;
+    const head = `delivered ${attempt} times, more than maxAttempts (${this.#settings.maxAttempts})`;
+    const id = delivery.messageId;
+    if (id !== undefined && this.#unackedAfterCompletion.has(id)) {
+      return `${head}; its callback completed, but the channel closed before the ack reached the broker (consumer_timeout? keep messageTimeout below consumerTimeout)`;
+    }
+    return `${head}; the earlier deliveries did not settle: the process, its isolate or its connection died while the callback ran`;
+  }
+
+  #start(delivery: Delivery, lane: Lane): void {
     this.#countTowardsLimit();
-    delivery.startedAt = Date.now();
+    delivery.startedAt = this.#clock.now();
     this.#helper.arm(delivery);
-    this.#runner.dispatch(delivery.data);
+    this.#runner.dispatch(delivery.data, lane);
   }
 
   /**
@@ -231,46 +289,7 @@ export class Consumer {
    * attempts), so that the consumer is cancelled before the last message's ack invites another delivery.
    */
   #countTowardsLimit(): void {
-    if (++this.#started === this.#settings.maxMessages) this.#onLimit?.();
-  }
-
-  /** Starts held deliveries in order; a suspect waits until nothing else runs, and runs alone. */
-  #pump(): void {
-    while (this.#held.length > 0 && this.#solo === undefined) {
-      const next = this.#held[0] as Delivery;
-      if (next.suspect && this.#helper.armed.size > 0) return;
-      this.#held.shift();
-      if (!this.#inflight.has(next.id)) continue; // settled meanwhile (an interruption, a lost channel)
-      if (next.suspect) this.#solo = next;
-      this.#start(next);
-    }
-  }
-
-  /** Deadlines: abort and retry past `messageTimeout`; recycle a callback that ignores it; warn before consumer_timeout. */
-  #sweep(): void {
-    const now = Date.now();
-    const timeoutMs = this.#settings.messageTimeout * 1000;
-    for (const delivery of this.#inflight.values()) {
-      if (delivery.interrupted) continue;
-      const age = now - delivery.startedAt;
-      if (timeoutMs > 0 && age > timeoutMs && delivery.abortedAt === undefined) {
-        delivery.abortedAt = now;
-        const reason = `callback ran past messageTimeout (${this.#settings.messageTimeout}s)`;
-        this.#logger.warn(`${reason}; its signal is aborted and the message retried`, { messageId: delivery.data.properties.messageId, attempt: delivery.data.attempt });
-        this.#runner.abort(delivery.id, reason);
-        this.#settle(delivery, { kind: 'retry' }, { name: 'DeadlineExceeded', message: reason });
-      } else if (delivery.abortedAt !== undefined && now - delivery.abortedAt > Math.min(10_000, Math.max(1000, timeoutMs / 2))) {
-        this.#logger.error('callback ignored its aborted signal; recycling where it runs', { messageId: delivery.data.properties.messageId });
-        this.#helper.disarm(delivery); // already retried: no shutdown() for it
-        this.#finish(delivery);
-        if (!this.#runner.recycle()) this.#onStuck?.();
-      } else if (age > CONSUMER_TIMEOUT_MS * 0.8 && !delivery.warnedLong) {
-        delivery.warnedLong = true;
-        this.#logger.warn(`callback has run ${Math.round(age / 1000)}s, near RabbitMQ's consumer_timeout (${CONSUMER_TIMEOUT_MS / 1000}s) after which the broker closes the channel; set messageTimeout`, {
-          messageId: delivery.data.properties.messageId,
-        });
-      }
-    }
+    if (++this.#started === this.#settings.maxMessages) this.#options.onLimit?.();
   }
 
   #done(id: number, error: ErrorInfo | undefined): void {
@@ -283,7 +302,7 @@ export class Consumer {
           this.#warnedUnsettled = true;
           this.#logger.warn('callback returned without settling its message; acked (call message.ack() at the end of callback; this is logged once)', {
             code: 'UNSETTLED_ACKED',
-            messageId: delivery.data.properties.messageId,
+            messageId: delivery.messageId,
           });
         }
         this.#settle(delivery, { kind: 'ack' });
@@ -291,9 +310,9 @@ export class Consumer {
         this.#settle(delivery, { kind: 'reject', reason: error.message }, error);
       } else {
         this.#logger.error(`callback failed: ${error.message}; retrying`, {
-          messageId: delivery.data.properties.messageId,
+          messageId: delivery.messageId,
           attempt: delivery.data.attempt,
-          err: { type: error.name, message: error.message, stack: error.stack },
+          err: error,
         });
         this.#settle(delivery, { kind: 'retry' }, error);
       }
@@ -302,51 +321,35 @@ export class Consumer {
   }
 
   #settle(delivery: Delivery, settlement: Settlement, failure?: ErrorInfo): void {
-    if (delivery.settlement !== undefined) return;
-    if (settlement.kind === 'retry' && delivery.data.attempt >= this.#settings.maxAttempts) {
-      const { attempt } = delivery.data;
-      const max = this.#settings.maxAttempts;
-      settlement = {
-        kind: 'reject',
-        reason: failure === undefined ? `retried ${attempt} times (maxAttempts ${max})` : `failed ${attempt} times (maxAttempts ${max}); last error: ${failure.message}`,
-      };
-    }
-    delivery.settlement = settlement;
-    if (settlement.kind === 'nack' && delivery.requeueAsSuspect) {
-      this.#track(requeueAsSuspect(delivery, this.#context));
-      return;
-    }
-    if (settlement.kind === 'ack' && !delivery.session.closed) {
-      delivery.session.acks.ack(delivery.tag); // the hot path: no promise
-      return;
-    }
-    this.#track(settleAtBroker(delivery, settlement, this.#context, failure));
+    const settler = this.#settler;
+    if (settler === undefined || delivery.settlement !== undefined) return;
+    settler.settle(delivery, settlement, failure);
   }
 
-  #track(pending: Promise<void>): void {
-    this.#settling.add(pending);
-    void pending.finally(() => this.#settling.delete(pending));
+  /** Called by the settler's owner for every final outcome. */
+  settled(delivery: Delivery, outcome: SettledOutcome): void {
+    if (outcome === 'lost-channel' && !delivery.interrupted && delivery.messageId !== undefined) {
+      if (this.#unackedAfterCompletion.size >= UNACKED_MEMORY) this.#unackedAfterCompletion.delete(this.#unackedAfterCompletion.values().next().value as string);
+      this.#unackedAfterCompletion.add(delivery.messageId);
+    }
+    this.#options.onSettled?.(delivery, outcome);
   }
 
-  /** `counted`: false for a delivery that only moved the message (a recount), not handled it. */
+  /** `counted`: false for a delivery that only moved the message (a recount) or never ran, not handled it. */
   #finish(delivery: Delivery, counted = true): void {
     if (!this.#inflight.delete(delivery.id)) return;
     if (counted) this.#handled++;
-    if (this.#solo === delivery) this.#solo = undefined;
-    if (this.#held.length > 0) this.#pump();
-    if (this.#inflight.size === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      waiters.forEach((resolve) => resolve());
+    if (delivery.messageId !== undefined) {
+      this.#recent.push([delivery.session, delivery.messageId]);
+      if (this.#recent.length > RECENT_MEMORY * 2) this.#recent = this.#recent.slice(-RECENT_MEMORY);
     }
+    this.#quarantine.finished(delivery);
+    for (let next = this.#quarantine.next(this.#helper.armed.size); next !== undefined; next = this.#quarantine.next(this.#helper.armed.size)) {
+      if (!this.#inflight.has(next.delivery.id)) continue;
+      this.#start(next.delivery, next.lane);
+    }
+    if (this.#inflight.size === 0 && this.#idleWaiters.length > 0) this.#idleWaiters.splice(0).forEach((resolve) => resolve());
   }
-}
-
-/** Adds `id` to a bounded set of remembered message ids (the oldest is forgotten first). */
-function remember(set: Set<string>, id: string | undefined): void {
-  if (id === undefined) return;
-  if (set.size >= OUTAGE_MEMORY) set.delete(set.values().next().value as string);
-  set.add(id);
 }
 
 function describe(error: unknown): string {
@@ -354,4 +357,3 @@ function describe(error: unknown): string {
   if (typeof error === 'object' && error !== null && 'message' in error) return String((error as { message: unknown }).message);
   return String(error);
 }
-

@@ -12,6 +12,7 @@ import type { WorkerTask } from './worker-task.js';
  * only the broker's requeue and the delivery count protect the message.
  */
 export class InlineRunner implements CallbackRunner {
+  readonly hasQuarantineLane = false;
   readonly #task: WorkerTask;
   readonly #logger: Logger;
   readonly #adapters = new Map<number, MessageAdapter>();
@@ -52,7 +53,7 @@ export class InlineRunner implements CallbackRunner {
     this.#adapters.get(id)?.abort(Object.assign(new Error(reason), { name: 'DeadlineExceeded' }));
   }
 
-  recycle(): boolean {
+  recycle(_id: number): boolean {
     return false;
   }
 

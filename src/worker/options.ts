@@ -37,6 +37,17 @@ export interface WorkerSettings {
   retryMaxDelayMs: number;
   /** Seconds a callback may run; past it its `message.signal` aborts and the message is retried. 0 = no limit. @default 0 */
   messageTimeout: number;
+  /**
+   * The broker's `consumer_timeout`, in seconds (RabbitMQ's default: 30 minutes): a delivery unacked longer
+   * has its channel closed by the broker and is redelivered. The worker warns at 80 % of it; keep
+   * `messageTimeout` below it. Set it when your broker's differs. @default 1800
+   */
+  consumerTimeout: number;
+  /**
+   * Callback isolates per process (`isolation: 'thread'`): messages spread over them, each with its own heap
+   * limit (`memoryLimitMb`) and out-of-memory guard; one process then uses that many cores. @default 1
+   */
+  threads: number;
 }
 
 /** The unit of `spareMemoryMultiplier`: `shutdown()` gets `spareMemoryMultiplier × 32` MB of heap. */
@@ -56,6 +67,8 @@ export const DEFAULT_SETTINGS: Omit<WorkerSettings, 'queue'> = {
   retryBackoff: 4,
   retryMaxDelayMs: 300_000,
   messageTimeout: 0,
+  consumerTimeout: 1800,
+  threads: 1,
 };
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
@@ -76,6 +89,8 @@ export const settingsSchema = z.strictObject({
   retryBackoff: z.number().min(1).max(100),
   retryMaxDelayMs: int(1, 86_400_000),
   messageTimeout: z.number().min(0).max(86_400),
+  consumerTimeout: z.number().positive().max(7 * 86_400),
+  threads: int(1, 64),
 });
 
 /** The subset of settings that the config file and command line may override. */

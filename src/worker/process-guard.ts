@@ -1,27 +1,34 @@
 import type { ShutdownReason } from './shutdown-reason.js';
 
 export interface GuardHandlers {
-  /** SIGTERM or SIGINT; `count` is 2 for the second one (stop now). */
+  /** SIGTERM or SIGINT; `count` is 2 for a second one at least a second after the first (stop now). */
   signal(signal: NodeJS.Signals, count: number): void;
   /** An error nothing caught, or `process.exit()` called by user code while callbacks ran. */
   fatal(reason: Extract<ShutdownReason, 'uncaught-exception' | 'unhandled-rejection' | 'exit'>, error: unknown): void;
-  /** The supervisor that started this process went away (its IPC channel closed). */
-  orphaned(): void;
+  /** What started this process went away: the supervisor's IPC channel closed, or the parent process died (npx, a shell). */
+  orphaned(why: string): void;
 }
+
+/** Signals this close together are one: GNU `timeout`, a terminal or an init system signal the process *and* its group. */
+export const REPEAT_SIGNAL_MS = 1000;
+/** How often the parent process is checked for. */
+const PARENT_CHECK_MS = 1000;
 
 /**
  * The one place that owns `process.on(...)` for signals and fatal events in a worker process. Installed
  * first thing (so that a SIGTERM while loading is handled too); the worker swaps in its handlers once it
  * runs. With `interceptExit`, a `process.exit()` from user code while callbacks run becomes a
  * `fatal('exit')`, so that `shutdown()` and the nacks happen before the process really exits (exit
- * handlers cannot be async).
+ * handlers cannot be async). It also notices when the parent process goes away without a signal reaching
+ * us (npx does not pass SIGTERM on): the process is then re-parented, and stops gracefully.
  */
 export class ProcessGuard {
   #handlers: GuardHandlers;
   readonly #realExit = process.exit.bind(process);
-  readonly #signals = new Map<NodeJS.Signals, number>();
+  readonly #signals = new Map<NodeJS.Signals, { count: number; at: number }>();
   #installed: Array<[string, (...args: never[]) => void]> = [];
   #exiting = false;
+  #parentWatch: NodeJS.Timeout | undefined;
 
   constructor(handlers: GuardHandlers) {
     this.#handlers = handlers;
@@ -39,14 +46,18 @@ export class ProcessGuard {
     };
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       on(signal, () => {
-        const count = (this.#signals.get(signal) ?? 0) + 1;
-        this.#signals.set(signal, count);
+        const now = Date.now();
+        const seen = this.#signals.get(signal);
+        if (seen !== undefined && now - seen.at < REPEAT_SIGNAL_MS) return; // the same signal, twice
+        const count = (seen?.count ?? 0) + 1;
+        this.#signals.set(signal, { count, at: now });
         this.#handlers.signal(signal, count);
       });
     }
     on('uncaughtException', (error: unknown) => this.#handlers.fatal('uncaught-exception', error));
     on('unhandledRejection', (error: unknown) => this.#handlers.fatal('unhandled-rejection', error));
-    if (typeof process.send === 'function') on('disconnect', () => this.#handlers.orphaned());
+    if (typeof process.send === 'function') on('disconnect', () => this.#handlers.orphaned('the supervisor went away (IPC channel closed)'));
+    this.#watchParent();
   }
 
   /** While `busy()`, a `process.exit()` from user code is turned into `fatal('exit')`. */
@@ -68,6 +79,22 @@ export class ProcessGuard {
   uninstall(): void {
     for (const [event, listener] of this.#installed) process.off(event as 'SIGTERM', listener as () => void);
     this.#installed = [];
+    clearInterval(this.#parentWatch);
     process.exit = this.#realExit;
+  }
+
+  /**
+   * A parent that dies leaves us re-parented (to init or a subreaper): `process.ppid` changes. As PID 1 in a
+   * container there is no parent to lose (ppid 0), and nothing is watched.
+   */
+  #watchParent(): void {
+    const parent = process.ppid;
+    if (parent <= 1) return;
+    this.#parentWatch = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(this.#parentWatch);
+      this.#handlers.orphaned(`its parent process (pid ${parent}) went away`);
+    }, PARENT_CHECK_MS);
+    this.#parentWatch.unref();
   }
 }

@@ -17,9 +17,11 @@ export const RUN_FLAGS = {
   retryBackoff: '--retry-backoff',
   retryMaxDelayMs: '--retry-max-delay-ms',
   messageTimeout: '--message-timeout',
+  consumerTimeout: '--consumer-timeout',
+  threads: '--threads',
 } as const satisfies Record<keyof WorkerSettings, string>;
 
-const NUMERIC = new Set<keyof WorkerSettings>(['ttl', 'prefetch', 'maxMessages', 'memoryLimitMb', 'maxAttempts', 'stopTimeout', 'spareMemoryMultiplier', 'retryDelayMs', 'retryBackoff', 'retryMaxDelayMs', 'messageTimeout']);
+const NUMERIC = new Set<keyof WorkerSettings>(['ttl', 'prefetch', 'maxMessages', 'memoryLimitMb', 'maxAttempts', 'stopTimeout', 'spareMemoryMultiplier', 'retryDelayMs', 'retryBackoff', 'retryMaxDelayMs', 'messageTimeout', 'consumerTimeout', 'threads']);
 
 /** Commander's option values (camelCase keys, strings) → typed overrides; a non-number names its flag. */
 export function overridesFromFlags(values: Record<string, unknown>): SettingsOverrides {

@@ -1,4 +1,5 @@
 import type { ErrorInfo } from '../errors.js';
+import type { Lane } from './quarantine.js';
 import type { DeliveryData, Settlement } from './settlement.js';
 import type { ShutdownReason } from './shutdown-reason.js';
 
@@ -8,27 +9,33 @@ export interface RunnerEvents {
   settle(id: number, settlement: Settlement): void;
   /** The callback returned (`error` undefined) or threw. */
   done(id: number, error: ErrorInfo | undefined): void;
-  /** The isolate ended while callbacks ran: each of them needs `shutdown()`. The runner starts a new isolate itself. */
-  crash(reason: ShutdownReason, error: unknown): void;
+  /**
+   * An isolate ended while callbacks ran in it (`ids`): each of them needs `shutdown()`. The runner starts
+   * a new isolate itself. `bystanders`: they died because of another callback, not of their own doing.
+   */
+  crash(ids: number[], reason: ShutdownReason, error: unknown, options?: { bystanders?: boolean }): void;
   /** Callbacks can no longer run (a new isolate failed to start): the process must end. */
   failed(error: unknown): void;
 }
 
 /** Runs callbacks somewhere: on the main thread, or in a heap-limited isolate. */
 export interface CallbackRunner {
+  /** True when suspects can run in a lane of their own, beside healthy messages (callbacks in isolates). */
+  readonly hasQuarantineLane: boolean;
   /** Loads the worker where callbacks will run; throws when the worker cannot load. */
   start(events: RunnerEvents): Promise<void>;
-  /** Starts the callback for one delivery. */
-  dispatch(data: DeliveryData): void;
+  /** Starts the callback for one delivery, in `lane`. */
+  dispatch(data: DeliveryData, lane?: Lane): void;
   /** Runs `WorkerTask.shutdown()` for one interrupted message; its settlement arrives through `events.settle`. */
   shutdown(data: DeliveryData, reason: ShutdownReason, error: unknown): Promise<void>;
   /** Aborts the signal of one callback (its deadline passed). */
   abort(id: number, reason: string): void;
   /**
-   * Replaces the isolate whose callback ignored its aborted signal; the other callbacks there get
-   * `shutdown('stop-timeout')` through the crash event. False when that is impossible (main thread).
+   * Replaces the isolate where callback `id` ignored its aborted signal: new messages go to a fresh
+   * isolate at once, the other callbacks of the old one get a moment to finish, then it is terminated
+   * (those still running get `shutdown('recycled')`). False when that is impossible (main thread).
    */
-  recycle(): boolean;
+  recycle(id: number): boolean;
   /** Stops the callbacks still running, where that is possible (an isolate is terminated). */
   interrupt(): Promise<void>;
   /**

@@ -32,13 +32,13 @@ export class ShutdownHelper<M> {
   }
 
   /**
-   * Calls the handler once per armed message (each is disarmed first, so never twice), all at once, and
-   * waits for them up to `timeoutMs`. Resolves to the messages whose handler failed or did not finish.
+   * Calls the handler once for each of `messages` that is armed (each is disarmed first, so never twice),
+   * all at once, and waits for them up to `timeoutMs`. Resolves to the messages whose handler failed or did
+   * not finish in time.
    */
-  async fire(reason: ShutdownReason, error: unknown, timeoutMs: number): Promise<{ failed: M[]; errors: unknown[] }> {
-    const messages = [...this.#armed];
-    this.#armed.clear();
-    if (messages.length === 0) return { failed: [], errors: [] };
+  async fire(messages: Iterable<M>, reason: ShutdownReason, error: unknown, timeoutMs: number): Promise<{ failed: M[]; errors: unknown[] }> {
+    const firing = [...messages].filter((message) => this.#armed.delete(message));
+    if (firing.length === 0) return { failed: [], errors: [] };
     const failed: M[] = [];
     const errors: unknown[] = [];
     let timer: NodeJS.Timeout | undefined;
@@ -46,7 +46,7 @@ export class ShutdownHelper<M> {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
     await Promise.all(
-      messages.map(async (message) => {
+      firing.map(async (message) => {
         try {
           const outcome = await Promise.race([this.#handler(message, reason, error).then(() => 'done' as const), deadline]);
           if (outcome === 'timeout') {

@@ -30,3 +30,30 @@ export function sendStatus(report: WorkerStatusReport): void {
     }
   }
 }
+
+/** What a worker process tells its supervisor before it exits because of an error: the cause, for `status`. */
+export interface WorkerFailureReport {
+  type: 'rabbit-worker:failure';
+  /** The error's code (`BROKER_ACCESS_REFUSED`, `CONFIG_INVALID`, …), if it has one. */
+  code?: string;
+  /** One line. */
+  message: string;
+  exitCode: number;
+}
+
+/** Sends the failure to the supervisor (if any) and resolves once it left, or after 500 ms. */
+export function sendFailure(report: Omit<WorkerFailureReport, 'type'>): Promise<void> {
+  if (typeof process.send !== 'function' || !process.connected) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 500);
+    try {
+      process.send?.({ type: 'rabbit-worker:failure', ...report } satisfies WorkerFailureReport, undefined, {}, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}

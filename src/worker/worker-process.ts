@@ -1,17 +1,19 @@
 import { basename, extname } from 'node:path';
 import type { ConnectOptions } from '../broker/connection.js';
 import { redactUrl } from '../broker/url.js';
+import { Deadline } from '../deadline.js';
 import { exitCodeFor, ExitCode } from '../errors.js';
+import { Lifecycle } from '../lifecycle.js';
 import { createPino, Logger } from '../log/logger.js';
 import { BrokerLink } from './broker-link.js';
-import { Consumer, CONSUMER_TIMEOUT_MS } from './consumer.js';
+import { Consumer } from './consumer.js';
 import { InlineRunner } from './inline-runner.js';
 import { preloadIsolate, ThreadRunner } from './isolate/thread-runner.js';
 import { DEFAULT_SETTINGS, normalizeSettings, type SettingsOverrides, type WorkerSettings } from './options.js';
 import { ProcessGuard } from './process-guard.js';
 import type { CallbackRunner } from './runner.js';
 import type { ShutdownReason } from './shutdown-reason.js';
-import { sendStatus, type WorkerState } from './status-report.js';
+import { sendFailure, sendStatus, type WorkerState } from './status-report.js';
 import { applySettings, readSettings } from './worker-task.js';
 
 /** Why a worker process stops; each maps to an exit code. */
@@ -58,9 +60,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
       logger.error(`${reason} while starting: ${error instanceof Error ? error.message : String(error)}`);
       guard.exit(ExitCode.FAILURE);
     },
-    orphaned: () => guard.exit(ExitCode.OK),
+    orphaned: (why) => {
+      logger.info(`${why} while starting; exiting`);
+      guard.exit(ExitCode.OK);
+    },
   });
   guard.install();
+  logger.debug('worker starting: signals are handled from here on', { file: options.file });
   const overrides = options.overrides ?? {};
   const logBase = { worker: name };
   try {
@@ -93,16 +99,31 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   } catch (error) {
     const code = exitCodeFor(error);
     const message = error instanceof Error ? error.message : String(error);
-    if (code === ExitCode.FAILURE) logger.error(`worker failed to start: ${message}`, { err: error instanceof Error ? { message, stack: error.stack } : message, exitCode: code });
-    else logger.error(message, { code: (error as { code?: unknown }).code, exitCode: code });
+    const errorCode = (error as { code?: unknown }).code;
+    if (code === ExitCode.FAILURE) logger.error(`worker failed to start: ${message}`, { err: error, exitCode: code });
+    else logger.error(message, { code: errorCode, exitCode: code });
+    await sendFailure({ message: message.split('\n')[0] ?? message, exitCode: code, ...(typeof errorCode === 'string' ? { code: errorCode } : {}) });
     return code;
   } finally {
     guard.uninstall();
   }
 }
 
+/** After `stopTimeout`: how long `shutdown()` for the callbacks still running may take while stopping. */
+const STOP_SHUTDOWN_MS = 4_000;
+/** Then: how long closing channels and connections may take before sockets are destroyed. */
+const STOP_CLOSE_MS = 4_000;
+
+const TRANSITIONS = {
+  starting: ['running', 'draining'],
+  running: ['reconnecting', 'draining'],
+  reconnecting: ['running', 'draining'],
+  draining: ['stopped'],
+  stopped: [],
+} as const satisfies Record<WorkerState, readonly WorkerState[]>;
+
 class WorkerProcess {
-  #state: WorkerState = 'starting';
+  readonly #state: Lifecycle<WorkerState>;
   #stopping: Promise<number> | undefined;
   #resolveExit: (code: number) => void = () => {};
   readonly #link: BrokerLink;
@@ -119,6 +140,7 @@ class WorkerProcess {
     guard: ProcessGuard,
     runner: CallbackRunner,
   ) {
+    this.#state = new Lifecycle<WorkerState>('worker', 'starting', TRANSITIONS, { log: logger, onChange: () => this.#report() });
     this.#runner = runner;
     this.#consumer = new Consumer({
       settings,
@@ -137,9 +159,7 @@ class WorkerProcess {
       consumer: this.#consumer,
       onGiveUp: (cause) => void this.stop(cause, cause === 'broker-lost' ? 0 : settings.stopTimeout),
       onReconnecting: (reconnecting) => {
-        if (this.#state !== 'running' && this.#state !== 'reconnecting') return;
-        this.#state = reconnecting ? 'reconnecting' : 'running';
-        this.#report();
+        this.#state.to(reconnecting ? 'reconnecting' : 'running', reconnecting ? 'connection lost' : 'reconnected');
       },
     });
     this.#guard = guard;
@@ -154,8 +174,8 @@ class WorkerProcess {
         }
       },
       fatal: (reason, error) => void this.#fatal(reason, error),
-      orphaned: () => {
-        logger.warn('the supervisor went away (IPC channel closed); stopping');
+      orphaned: (why) => {
+        logger.warn(`${why}; stopping`);
         void this.stop('signal');
       },
     });
@@ -167,8 +187,10 @@ class WorkerProcess {
     try {
       await this.#start();
     } catch (error) {
+      // A stop that began during start-up owns the ending (and its exit code): the start only gave way.
+      if (this.#stopping !== undefined) return exit;
       await this.#runner.close().catch(() => {});
-      await this.#link.close();
+      await this.#link.close(new Deadline(STOP_CLOSE_MS, () => new Error('close timed out')));
       throw error;
     }
     return exit;
@@ -177,20 +199,21 @@ class WorkerProcess {
   async #start(): Promise<void> {
     const { settings, logger } = this;
     await this.#runner.start(this.#consumer.events);
+    if (!this.#state.is('starting')) return;
     await this.#link.open();
-    this.#state = 'running';
+    if (!this.#state.to('running', 'consuming')) return;
     logger.info(`consuming ${settings.queue}`, {
       url: this.options.connect.urls.map(redactUrl).join(','),
       prefetch: settings.prefetch,
       isolation: settings.isolation,
+      threads: settings.threads,
       queueType: settings.queueType,
       ttl: settings.ttl,
       maxMessages: settings.maxMessages,
     });
-    if (settings.messageTimeout * 1000 > CONSUMER_TIMEOUT_MS * 0.9) {
-      logger.warn(`messageTimeout (${settings.messageTimeout}s) is near or past RabbitMQ's consumer_timeout (${CONSUMER_TIMEOUT_MS / 1000}s): the broker may close the channel first`);
+    if (settings.messageTimeout > 0 && settings.messageTimeout > settings.consumerTimeout * 0.9) {
+      logger.warn(`messageTimeout (${settings.messageTimeout}s) is near or past the broker's consumer_timeout (consumerTimeout ${settings.consumerTimeout}s): the broker may close the channel first`);
     }
-    this.#report();
     this.#schedule();
   }
 
@@ -214,23 +237,26 @@ class WorkerProcess {
 
   /** Tells the supervisor (if any) how things stand; `onlyIfChanged` for the periodic report. */
   #report(onlyIfChanged = false): void {
-    const key = `${this.#state}/${this.#consumer.handled}/${this.#consumer.inflight}`;
+    const state = this.#state?.state ?? 'starting';
+    const key = `${state}/${this.#consumer?.handled}/${this.#consumer?.inflight}`;
     if (onlyIfChanged && key === this.#reported) return;
     this.#reported = key;
     sendStatus({
       type: 'rabbit-worker:status',
-      state: this.#state,
+      state,
       queue: this.settings.queue,
       stopTimeout: this.settings.stopTimeout,
-      handled: this.#consumer.handled,
-      inflight: this.#consumer.inflight,
-      inflightIds: this.#consumer.inflightIds(),
+      handled: this.#consumer?.handled ?? 0,
+      inflight: this.#consumer?.inflight ?? 0,
+      inflightIds: this.#consumer?.inflightIds() ?? [],
     });
   }
 
   /**
-   * Stops in order, once: stop receiving, let callbacks finish for up to `graceSeconds` (default
-   * `stopTimeout`), interrupt the rest with `shutdown('stop-timeout')`, settle, close channel and connection.
+   * Stops in order, once, within `graceSeconds` (default `stopTimeout`) + a bounded margin: stop receiving,
+   * let callbacks finish for up to `graceSeconds`, interrupt the rest with `shutdown('stop-timeout')`,
+   * settle, close channel and connections (destroying them if the broker does not answer: what is unacked
+   * goes back to the queue). A second call with `graceSeconds` 0 cuts the grace short.
    */
   stop(cause: StopCause, graceSeconds = this.settings.stopTimeout): Promise<number> {
     if (this.#stopping !== undefined) {
@@ -242,20 +268,22 @@ class WorkerProcess {
   }
 
   async #stop(cause: StopCause, graceSeconds: number): Promise<number> {
-    this.#state = 'draining';
+    this.#state.to('draining', `stop: ${cause}`);
     this.#timers.forEach((timer) => clearTimeout(timer));
-    this.#report();
     const { logger } = this;
     const started = Date.now();
     if (cause !== 'signal' && cause !== 'fatal') logger.info(`stopping (${cause}): finishing ${this.#consumer.inflight} message(s) in flight`);
-    await this.#link.cancel();
-    const finished = await this.#consumer.idle(graceSeconds * 1000);
+    const grace = new Deadline(graceSeconds * 1000, () => new Error(`callbacks did not finish within stopTimeout (${graceSeconds}s)`));
+    await this.#link.cancel(grace);
+    const finished = await this.#consumer.idle(grace);
+    grace.clear();
     if (!finished) await this.#interrupt('stop-timeout', new Error(`callbacks did not finish within stopTimeout (${graceSeconds}s)`));
     await this.#runner.close().catch(() => {});
     this.#consumer.close();
-    await this.#link.close();
-    this.#state = 'stopped';
-    this.#report();
+    const closing = new Deadline(STOP_CLOSE_MS, () => new Error('closing the broker connections timed out'));
+    await this.#link.close(closing);
+    closing.clear();
+    this.#state.to('stopped', 'closed');
     const code = EXIT_FOR[cause];
     logger.info(`stopped (${cause}) after ${this.#consumer.handled} message(s)`, { cause, exitCode: code, stopMs: Date.now() - started });
     this.#resolveExit(code);
@@ -264,15 +292,12 @@ class WorkerProcess {
 
   async #interrupt(reason: ShutdownReason, error: unknown): Promise<void> {
     await this.#runner.interrupt();
-    await this.#consumer.interrupted(reason, error);
+    await this.#consumer.interrupted(reason, error, { shutdownTimeoutMs: STOP_SHUTDOWN_MS });
   }
 
   async #fatal(reason: Extract<ShutdownReason, 'uncaught-exception' | 'unhandled-rejection' | 'exit'>, error: unknown): Promise<void> {
-    this.logger.critical(`${reason} in the worker process: ${error instanceof Error ? error.message : String(error)}`, {
-      err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error),
-    });
+    this.logger.critical(`${reason} in the worker process: ${error instanceof Error ? error.message : String(error)}`, { err: error });
     await this.#consumer.interrupted(reason, error, { cancelFirst: true });
     await this.stop('fatal', 0);
   }
 }
-

@@ -56,6 +56,10 @@ export abstract class WorkerTask {
   retryMaxDelayMs: number = DEFAULT_SETTINGS.retryMaxDelayMs;
   /** Seconds a callback may run: past it `message.signal` aborts and the message is retried; a callback that ignores the abort has its isolate recycled. 0 = no limit. @default 0 */
   messageTimeout: number = DEFAULT_SETTINGS.messageTimeout;
+  /** The broker's `consumer_timeout` in seconds: the worker warns at 80 % of it; keep `messageTimeout` below it. @default 1800 */
+  consumerTimeout: number = DEFAULT_SETTINGS.consumerTimeout;
+  /** Callback isolates per process, each with its own heap limit and out-of-memory guard; uses that many cores. @default 1 */
+  threads: number = DEFAULT_SETTINGS.threads;
   /** The worker's logger; name it with `this.logger.setMainLogger(name)`. */
   logger: Logger = new Logger();
 

@@ -36,12 +36,12 @@ export async function withChannel<T>(fn: (channel: amqp.ConfirmChannel) => Promi
   }
 }
 
-/** The retry queues a worker with the default schedule may have declared (1 s × 4ⁿ, capped at 5 min). */
-const DEFAULT_RETRY_QUEUES = [1000, 4000, 16_000, 64_000, 256_000, 300_000];
-
-/** Deletes a work queue with its `.dlq`, its default retry queues, and any other named queues. */
+/**
+ * Deletes a work queue with its `.dlq`, and any other named queues. The delay levels
+ * (`rabbit-worker.delay.*`) are shared by every queue and stay.
+ */
 export async function deleteQueues(...names: string[]): Promise<void> {
-  for (const name of names.flatMap((n) => [n, `${n}.dlq`, ...DEFAULT_RETRY_QUEUES.map((ms) => `${n}.retry.${ms}`)])) {
+  for (const name of names.flatMap((n) => [n, `${n}.dlq`])) {
     await withChannel((ch) => ch.deleteQueue(name)).catch(() => {});
   }
 }

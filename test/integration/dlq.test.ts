@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { ConsumeMessage } from 'amqplib';
 import { cleanReplayHeaders, listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../../src/broker/dead-letters.js';
-import { attemptOf } from '../../src/worker/delivery.js';
+import { assess } from '../../src/worker/attempt-policy.js';
 import { closeConnection, connection, declareQueue, deleteQueues, depth, eventually, uniqueQueue, withChannel } from '../helpers/broker.js';
 import { cli } from '../helpers/process.js';
 
@@ -130,7 +130,7 @@ describe('rabbit-worker dlq', () => {
     assert.equal(first.properties.contentType, 'application/json');
     assert.equal(first.properties.deliveryMode, 2);
     assert.deepEqual(JSON.parse(String(first.content)), { n: 0 });
-    assert.equal(attemptOf(first, 'quorum'), 1, 'a fresh maxAttempts');
+    assert.equal(assess(first, 'quorum').attempt, 1, 'a fresh maxAttempts');
   });
 
   it('replay --id takes only those messages; the others stay in the dead-letter queue, in order', async () => {

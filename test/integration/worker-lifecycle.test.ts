@@ -82,16 +82,21 @@ describe('worker lifecycle: recycling, configuration, broker', () => {
     const { code } = await p.exit();
     assert.equal(code, 3);
     assert.ok(!p.stdout.includes('s3cret') && !p.stderr.includes('s3cret'), 'password never printed');
-    assert.equal(p.lines.filter((l) => l.level === 'warn' && /retrying in \d+ ms/.test(String(l.msg))).length, 2);
+    // every attempt names the URL it tried; rounds are separated by a backoff
+    assert.equal(p.lines.filter((l) => l.level === 'warn' && String(l.msg) === 'cannot connect to RabbitMQ at amqp://app:***@127.0.0.1:1: ECONNREFUSED').length, 3);
+    assert.equal(p.lines.filter((l) => l.level === 'warn' && /next round in \d+ ms/.test(String(l.msg))).length, 2);
     const error = p.lines.find((l) => l.level === 'error');
-    assert.match(String(error?.msg), /RabbitMQ is not reachable at amqp:\/\/app:\*\*\*@127\.0\.0\.1:1.*rabbitmq-server -detached.*ECONNREFUSED after 3 attempts/);
+    assert.match(String(error?.msg), /RabbitMQ is not reachable at amqp:\/\/app:\*\*\*@127\.0\.0\.1:1.*rabbitmq-server -detached.*ECONNREFUSED after 3 round\(s\)/);
   });
 
-  it('bad credentials are reported as such, with exit code 3', async () => {
-    const p = track(runWorker(WORKER, ['--url', 'amqp://guest:wrong@127.0.0.1:5672', '--connect-attempts', '1'], { QUEUE: 'never' }));
-    assert.equal((await p.exit()).code, 3);
-    assert.match(String(p.lines.find((l) => l.level === 'error')?.msg), /ACCESS_REFUSED/);
-    assert.ok(!p.stdout.includes('wrong'));
+  it('bad credentials: "credentials refused for user X on vhost Y", exit code 2 (retrying cannot help), never "start a local broker"', async () => {
+    const p = track(runWorker(WORKER, ['--url', 'amqp://guest:wr@ng@127.0.0.1:5672/', '--connect-attempts', '5'], { QUEUE: 'never' }));
+    assert.equal((await p.exit()).code, 2);
+    const error = p.lines.find((l) => l.level === 'error');
+    assert.equal(error?.code, 'BROKER_ACCESS_REFUSED');
+    assert.match(String(error?.msg), /^credentials refused for user "guest" on vhost "\/" at 127\.0\.0\.1:5672 \(ACCESS_REFUSED\)/);
+    assert.doesNotMatch(p.stdout, /rabbitmq-server -detached|wr@ng|ng@127/, 'neither the wrong hint nor any part of the password');
+    assert.equal(p.lines.filter((l) => /cannot connect/.test(String(l.msg))).length, 0, 'no retries');
   });
 
   it('a queue that exists with other arguments: an error naming the difference, exit code 2', async () => {

@@ -8,7 +8,7 @@ function recorder(): { channel: Channel; sent: string[] } {
   const sent: string[] = [];
   const channel = {
     ack: (m: { fields: { deliveryTag: number } }, multiple: boolean) => sent.push(`ack ${m.fields.deliveryTag}${multiple ? ' multiple' : ''}`),
-    nack: (m: { fields: { deliveryTag: number } }, _all: boolean, requeue: boolean) => sent.push(`nack ${m.fields.deliveryTag}${requeue ? ' requeue' : ''}`),
+    reject: (m: { fields: { deliveryTag: number } }, requeue: boolean) => sent.push(`reject ${m.fields.deliveryTag}${requeue ? ' requeue' : ''}`),
   } as unknown as Channel;
   return { channel, sent };
 }
@@ -39,17 +39,17 @@ describe('AckBatcher', () => {
     assert.deepEqual(sent.slice(3), ['ack 2 multiple']);
   });
 
-  it('skips over nacked deliveries and refuses to settle twice', () => {
+  it('gives one delivery back with basic.reject (not nack), skips over it, and refuses to settle twice', () => {
     const { channel, sent } = recorder();
     const b = new AckBatcher(channel);
     [1, 2, 3].forEach((t) => b.track(t));
-    assert.equal(b.nack(1, true), true);
-    assert.equal(b.nack(1, true), false);
+    assert.equal(b.reject(1, true), true);
+    assert.equal(b.reject(1, true), false);
     assert.equal(b.ack(1), false);
     b.ack(2);
     b.ack(3);
     b.flush();
-    assert.deepEqual(sent, ['nack 1 requeue', 'ack 3 multiple']);
+    assert.deepEqual(sent, ['reject 1 requeue', 'ack 3 multiple']);
   });
 
   it('sends nothing once its channel closed', () => {
@@ -58,7 +58,7 @@ describe('AckBatcher', () => {
     b.track(1);
     b.close();
     assert.equal(b.ack(1), false);
-    assert.equal(b.nack(1, true), false);
+    assert.equal(b.reject(1, true), false);
     b.flush();
     assert.deepEqual(sent, []);
   });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { retryQueueArguments, retryQueueName } from '../../src/broker/retry-queues.js';
 import { jittered, RETRY_JITTER, retryDelayFor } from '../../src/worker/retry-schedule.js';
 
 const schedule = { retryDelayMs: 1000, retryBackoff: 4, retryMaxDelayMs: 60_000 };
@@ -21,17 +20,5 @@ describe('retry schedule', () => {
       const d = jittered(5000);
       assert.ok(d <= 5000 && d >= 5000 * (1 - RETRY_JITTER));
     }
-  });
-
-  it('names and arguments of retry queues', () => {
-    assert.equal(retryQueueName('resize', 4000), 'resize.retry.4000');
-    assert.deepEqual(retryQueueArguments('resize', 'quorum'), {
-      'x-queue-type': 'quorum',
-      'x-dead-letter-exchange': '',
-      'x-dead-letter-routing-key': 'resize',
-      'x-dead-letter-strategy': 'at-least-once',
-      'x-overflow': 'reject-publish',
-    });
-    assert.deepEqual(retryQueueArguments('resize', 'classic'), { 'x-queue-type': 'classic', 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'resize' });
   });
 });

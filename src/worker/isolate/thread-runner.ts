@@ -1,64 +1,24 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ErrorCode, fromErrorInfo, RabbitWorkerError, toErrorInfo } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { SPARE_MEMORY_UNIT_MB, type SettingsOverrides, type WorkerSettings } from '../options.js';
+import type { Lane } from '../quarantine.js';
 import type { CallbackRunner, RunnerEvents } from '../runner.js';
 import type { DeliveryData } from '../settlement.js';
 import type { ShutdownReason } from '../shutdown-reason.js';
+import { CallbackIsolate, firstWord, spawn, type IsolateEvents } from './isolate.js';
 import type { FromIsolate, IsolateInit, ToIsolate } from './protocol.js';
-
-// Running from the sources under tsx, the entry is a .ts file that the inherited --import tsx loads.
-const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './entry.ts' : './entry.js', import.meta.url);
 
 /** A crash this soon after the previous one delays the next isolate, so a crash loop cannot spin. */
 const CRASH_WINDOW_MS = 5_000;
-
-interface Isolate {
-  worker: Worker;
-  /** Set when we terminate it ourselves: its exit is not a crash. */
-  retiring: boolean;
-  fatal?: { reason: ShutdownReason; error: unknown };
-  error?: unknown;
-}
+/** How long the other callbacks of a recycled isolate get to finish before it is terminated. */
+export const RECYCLE_GRACE_MS = 5_000;
+/** A quarantine isolate idle this long is stopped (it costs a heap). */
+const QUARANTINE_IDLE_MS = 30_000;
 
 interface PendingShutdown {
   resolve: () => void;
   reject: (error: unknown) => void;
-}
-
-// A young generation large enough that short-lived per-message objects die in few scavenges.
-const YOUNG_GENERATION_MB = 32;
-
-function spawn(init: IsolateInit, heapMb: number): Worker {
-  return new Worker(ENTRY, {
-    workerData: init,
-    resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.min(YOUNG_GENERATION_MB, Math.max(4, heapMb / 4)) },
-    stdout: false,
-    stderr: false,
-  });
-}
-
-const ACK = { kind: 'ack' } as const;
-
-/** Waits for the isolate's first word (`ready`, or `settings` from a first isolate), or why it could not load. */
-function firstWord<T extends 'ready' | 'settings'>(worker: Worker, word: T): Promise<Extract<FromIsolate, { t: T }>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: FromIsolate): void => {
-      if (message.t === word) {
-        done();
-        resolve(message as Extract<FromIsolate, { t: T }>);
-      } else if (message.t === 'load-error') {
-        done();
-        reject(Object.assign(fromErrorInfo(message.error), { code: message.error.code }));
-      }
-    };
-    const onError = (error: unknown): void => (done(), reject(error));
-    const onExit = (code: number): void => (done(), reject(new Error(`the worker isolate exited with code ${code} while loading`)));
-    const done = (): void => {
-      worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-    };
-    worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-  });
 }
 
 /** A first isolate: it loaded the worker and ran `initialize()`; it waits for the validated settings. */
@@ -70,8 +30,8 @@ export interface PreloadedIsolate {
 }
 
 /**
- * Loads the worker in what becomes its callback isolate, so that the main thread never imports user code
- * (nor tsx): one copy of the worker's modules in memory, not two. The heap limit is the override's or the
+ * Loads the worker in what becomes its first callback isolate, so that the main thread never imports user
+ * code: one copy of the worker's modules in memory, not two. The heap limit is the override's or the
  * default; if `initialize()` sets another, the runner starts the isolate again with the right one.
  */
 export async function preloadIsolate(file: string, overrides: SettingsOverrides, logBase: Record<string, unknown>, heapMb: number): Promise<PreloadedIsolate> {
@@ -86,32 +46,37 @@ export async function preloadIsolate(file: string, overrides: SettingsOverrides,
 }
 
 /**
- * `isolation: 'thread'`: callbacks run in a worker thread whose heap is capped at `memoryLimitMb`, while the
- * main thread keeps the channel. When the isolate dies — heap exhaustion, an uncaught error,
- * `process.exit()` — the consumer runs `shutdown()` for its messages in a spare isolate of
- * `spareMemoryMultiplier × 32` MB, and this runner starts a fresh isolate: work goes on.
+ * `isolation: 'thread'`: callbacks run in worker threads whose heaps are capped at `memoryLimitMb`, while the
+ * main thread keeps the channel. `threads` isolates share the messages (each to the least busy); suspects
+ * run in a quarantine isolate of their own, one at a time, beside them. When an isolate dies — heap
+ * exhaustion, an uncaught error, `process.exit()` — only the messages that ran in it are interrupted (the
+ * consumer runs `shutdown()` for them in a spare isolate of `spareMemoryMultiplier × 32` MB), and a fresh
+ * isolate takes its place: work goes on in the others meanwhile.
  */
 export class ThreadRunner implements CallbackRunner {
+  readonly hasQuarantineLane = true;
   readonly #init: IsolateInit & { settings: WorkerSettings };
   #preloaded: PreloadedIsolate | undefined;
   readonly #logger: Logger;
   #events: RunnerEvents | undefined;
-  #isolate: Isolate | undefined;
-  #starting: Promise<void> | undefined;
-  #outbox: DeliveryData[] = [];
-  #scheduled = false;
+  /** The main lane: `threads` slots, each an isolate (or undefined while one is replaced). */
+  readonly #main: Array<CallbackIsolate | undefined>;
+  #quarantine: CallbackIsolate | undefined;
+  #quarantineIdle: NodeJS.Timeout | undefined;
+  readonly #retiring = new Set<CallbackIsolate>();
+  /** Deliveries waiting for a main isolate to be ready (every slot being replaced). */
+  #waiting: DeliveryData[] = [];
+  readonly #owner = new Map<number, CallbackIsolate>();
   #lastCrash = 0;
   #closed = false;
   #spare: Worker | undefined;
-  #memoryMb = 0;
-  /** Callbacks handed to the isolate and not done: when none is, a message goes at once, unbatched. */
-  #running = 0;
   readonly #shutdowns = new Map<number, PendingShutdown>();
 
   constructor(file: string, settings: WorkerSettings, logger: Logger, logBase: Record<string, unknown>, preloaded?: PreloadedIsolate) {
     this.#init = { file, settings, logBase };
     this.#logger = logger;
     this.#preloaded = preloaded;
+    this.#main = new Array<CallbackIsolate | undefined>(Math.max(1, settings.threads)).fill(undefined);
   }
 
   get #settings(): WorkerSettings {
@@ -120,20 +85,24 @@ export class ThreadRunner implements CallbackRunner {
 
   async start(events: RunnerEvents): Promise<void> {
     this.#events = events;
-    await this.#startIsolate();
+    await Promise.all(this.#main.map((_, slot) => this.#startMain(slot)));
   }
 
-  dispatch(data: DeliveryData): void {
-    this.#outbox.push(data);
-    this.#running++;
-    if (this.#scheduled || this.#starting !== undefined) return;
-    if (this.#running === 1) {
-      // nothing to batch with (prefetch 1, or an idle worker): no wait for the next turn
-      this.#flush();
+  dispatch(data: DeliveryData, lane: Lane = 'main'): void {
+    if (lane === 'quarantine') {
+      this.#clearQuarantineIdle();
+      const isolate = (this.#quarantine ??= this.#startQuarantine());
+      this.#owner.set(data.id, isolate);
+      isolate.dispatch(data);
       return;
     }
-    this.#scheduled = true;
-    setImmediate(() => this.#flush());
+    const isolate = this.#leastBusy();
+    if (isolate === undefined) {
+      this.#waiting.push(data);
+      return;
+    }
+    this.#owner.set(data.id, isolate);
+    isolate.dispatch(data);
   }
 
   shutdown(data: DeliveryData, reason: ShutdownReason, error: unknown): Promise<void> {
@@ -146,61 +115,167 @@ export class ThreadRunner implements CallbackRunner {
   }
 
   abort(id: number, reason: string): void {
-    const message: ToIsolate = { t: 'abort', id, reason };
-    this.#isolate?.worker.postMessage(message);
+    this.#owner.get(id)?.abort(id, reason);
   }
 
-  recycle(): boolean {
-    const isolate = this.#isolate;
-    if (isolate === undefined) return true;
-    isolate.fatal = { reason: 'stop-timeout', error: new Error('a callback ignored its aborted signal past messageTimeout; isolate recycled') };
-    void isolate.worker.terminate();
+  recycle(id: number): boolean {
+    const isolate = this.#owner.get(id);
+    if (isolate === undefined || isolate.retiring) return true;
+    this.#owner.delete(id);
+    isolate.running.delete(id);
+    // New messages go to a fresh isolate at once; the others in the old one get a moment to finish.
+    this.#detach(isolate);
+    this.#retiring.add(isolate);
+    const retire = (): void => void isolate.retire();
+    if (isolate.running.size === 0) retire();
+    else {
+      const timer = setTimeout(retire, RECYCLE_GRACE_MS);
+      timer.unref();
+      isolate.worker.once('exit', () => clearTimeout(timer));
+    }
     return true;
   }
 
   async interrupt(): Promise<void> {
-    this.#outbox = [];
-    this.#running = 0;
-    const isolate = this.#isolate;
-    this.#isolate = undefined;
     this.#closed = true; // no new isolate after this
-    if (isolate !== undefined) {
-      isolate.retiring = true;
-      await isolate.worker.terminate();
-    }
+    this.#waiting = [];
+    const all = [...this.#main, this.#quarantine, ...this.#retiring].filter((i): i is CallbackIsolate => i !== undefined);
+    this.#main.fill(undefined);
+    this.#quarantine = undefined;
+    this.#retiring.clear();
+    await Promise.all(all.map((isolate) => isolate.close()));
   }
 
   memoryMb(): number {
-    return this.#memoryMb;
+    let max = 0;
+    for (const isolate of [...this.#main, this.#quarantine]) if (isolate !== undefined) max = Math.max(max, isolate.memoryMb);
+    return max;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#clearQuarantineIdle();
     await this.#preloaded?.worker.terminate();
     this.#preloaded = undefined;
     await this.interrupt();
     await this.#spare?.terminate();
   }
 
-  async #startIsolate(): Promise<void> {
-    const starting = (async () => {
-      const worker = await this.#take();
-      const isolate: Isolate = { worker, retiring: false };
-      worker.on('error', (error) => {
-        isolate.error = error;
-      });
-      await firstWord(worker, 'ready');
-      worker.on('message', (message: FromIsolate) => this.#onMessage(isolate, message));
-      worker.on('exit', (code) => this.#onExit(isolate, code));
-      this.#isolate = isolate;
-    })();
-    this.#starting = starting;
-    try {
-      await starting;
-    } finally {
-      this.#starting = undefined;
+  #leastBusy(): CallbackIsolate | undefined {
+    let best: CallbackIsolate | undefined;
+    for (const isolate of this.#main) {
+      if (isolate === undefined || !isolate.isReady) continue;
+      if (best === undefined || isolate.running.size < best.running.size) best = isolate;
     }
-    if (this.#outbox.length > 0) this.#flush();
+    if (best !== undefined) return best;
+    // none ready: one that is starting takes it, so it runs as soon as that isolate is
+    return this.#main.find((isolate) => isolate !== undefined);
+  }
+
+  #isolateEvents(): IsolateEvents {
+    const events = this.#events as RunnerEvents;
+    return {
+      settle: (id, settlement) => events.settle(id, settlement),
+      done: (id, error) => {
+        const isolate = this.#owner.get(id);
+        this.#owner.delete(id);
+        events.done(id, error);
+        if (isolate !== undefined) this.#afterDone(isolate);
+      },
+      died: (isolate, ids, reason, error) => this.#died(isolate, ids, reason, error),
+      retired: (isolate, ids) => {
+        this.#retiring.delete(isolate);
+        for (const id of ids) this.#owner.delete(id);
+        if (ids.length > 0) {
+          events.crash(ids, 'recycled', new Error('the isolate was replaced: another callback in it ignored its aborted signal past messageTimeout'), { bystanders: true });
+        }
+      },
+    };
+  }
+
+  #afterDone(isolate: CallbackIsolate): void {
+    if (this.#retiring.has(isolate) && isolate.running.size === 0) void isolate.retire();
+    if (isolate === this.#quarantine && isolate.running.size === 0) this.#armQuarantineIdle();
+  }
+
+  /** Takes `isolate` out of its lane and puts a fresh one in its place. */
+  #detach(isolate: CallbackIsolate): void {
+    if (isolate === this.#quarantine) {
+      this.#quarantine = undefined;
+      return;
+    }
+    const slot = this.#main.indexOf(isolate);
+    if (slot < 0) return;
+    this.#main[slot] = undefined;
+    this.#replace(slot, 0);
+  }
+
+  #died(isolate: CallbackIsolate, ids: number[], reason: ShutdownReason, error: unknown): void {
+    for (const id of ids) this.#owner.delete(id);
+    const slot = this.#main.indexOf(isolate);
+    if (slot >= 0) this.#main[slot] = undefined;
+    if (isolate === this.#quarantine) this.#quarantine = undefined;
+    // their messages are armed: the consumer runs shutdown() for them and nacks
+    this.#events?.crash(ids, reason, error);
+    if (slot < 0 || this.#closed) return;
+    const sinceLast = Date.now() - this.#lastCrash;
+    this.#lastCrash = Date.now();
+    this.#replace(slot, sinceLast < CRASH_WINDOW_MS ? 1000 : 0);
+  }
+
+  #replace(slot: number, delayMs: number): void {
+    const timer = setTimeout(() => {
+      if (this.#closed || this.#main[slot] !== undefined) return;
+      this.#startMain(slot).catch((startError: unknown) => {
+        this.#logger.critical(`cannot start a new callback isolate: ${(startError as Error).message}; exiting for the process manager to restart`);
+        this.#events?.failed(startError);
+      });
+    }, delayMs);
+    if (delayMs > 0) timer.unref();
+  }
+
+  async #startMain(slot: number): Promise<void> {
+    const isolate = new CallbackIsolate(await this.#take(), 'main', this.#settings.memoryLimitMb, this.#isolateEvents());
+    this.#main[slot] = isolate;
+    // Deliveries that arrived while no isolate existed go to this one.
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const data of waiting) {
+      this.#owner.set(data.id, isolate);
+      isolate.dispatch(data);
+    }
+    try {
+      await isolate.ready();
+    } catch (error) {
+      if (this.#main[slot] === isolate) this.#main[slot] = undefined;
+      await isolate.close();
+      throw error;
+    }
+  }
+
+  #startQuarantine(): CallbackIsolate {
+    const isolate = new CallbackIsolate(spawn(this.#init, this.#settings.memoryLimitMb), 'quarantine', this.#settings.memoryLimitMb, this.#isolateEvents());
+    isolate.ready().catch((error: unknown) => {
+      this.#logger.critical(`cannot start the quarantine isolate: ${(error as Error).message}; exiting for the process manager to restart`);
+      this.#events?.failed(error);
+    });
+    return isolate;
+  }
+
+  #armQuarantineIdle(): void {
+    this.#clearQuarantineIdle();
+    this.#quarantineIdle = setTimeout(() => {
+      const isolate = this.#quarantine;
+      if (isolate === undefined || isolate.running.size > 0) return;
+      this.#quarantine = undefined;
+      void isolate.close();
+    }, QUARANTINE_IDLE_MS);
+    this.#quarantineIdle.unref();
+  }
+
+  #clearQuarantineIdle(): void {
+    clearTimeout(this.#quarantineIdle);
+    this.#quarantineIdle = undefined;
   }
 
   /** The preloaded isolate when its heap limit is right (told to start), else a new one. */
@@ -214,75 +289,6 @@ export class ThreadRunner implements CallbackRunner {
     }
     await preloaded?.worker.terminate();
     return spawn(this.#init, this.#settings.memoryLimitMb);
-  }
-
-  #flush(): void {
-    this.#scheduled = false;
-    const isolate = this.#isolate;
-    if (isolate === undefined || this.#outbox.length === 0) return;
-    const outbox = this.#outbox;
-    this.#outbox = [];
-    // Every body into one buffer that is transferred, not cloned: one copy, one allocation per batch.
-    let total = 0;
-    for (const data of outbox) total += data.body.byteLength;
-    const bodies = new ArrayBuffer(total);
-    const view = new Uint8Array(bodies);
-    const ends = new Uint32Array(outbox.length);
-    const batch: Array<Omit<DeliveryData, 'body'>> = new Array(outbox.length);
-    let offset = 0;
-    for (let i = 0; i < outbox.length; i++) {
-      const { body, ...rest } = outbox[i] as DeliveryData;
-      view.set(body, offset);
-      offset += body.byteLength;
-      ends[i] = offset;
-      batch[i] = rest;
-    }
-    const message: ToIsolate = { t: 'run', batch, bodies, ends };
-    isolate.worker.postMessage(message, [bodies]);
-  }
-
-  #onMessage(isolate: Isolate, message: FromIsolate): void {
-    const events = this.#events as RunnerEvents;
-    if (message.t === 'results') {
-      this.#running -= message.acked.length;
-      for (const id of message.acked) {
-        events.settle(id, ACK);
-        events.done(id, undefined);
-      }
-      for (const result of message.batch) {
-        if (result.done === true) this.#running--;
-        if (result.s !== undefined) events.settle(result.id, result.s);
-        if (result.done === true) events.done(result.id, result.e);
-      }
-    } else if (message.t === 'memory') {
-      this.#memoryMb = message.mb;
-    } else if (message.t === 'fatal') {
-      isolate.fatal = { reason: message.reason, error: fromErrorInfo(message.error) };
-    }
-  }
-
-  #onExit(isolate: Isolate, code: number): void {
-    if (isolate.retiring || this.#isolate !== isolate) return;
-    this.#isolate = undefined;
-    this.#outbox = []; // their messages are armed: the consumer runs shutdown() for them and nacks
-    this.#running = 0;
-    const oom = (isolate.error as { code?: unknown } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
-    const reason: ShutdownReason = oom ? 'out-of-memory' : (isolate.fatal?.reason ?? (isolate.error !== undefined ? 'uncaught-exception' : 'exit'));
-    const error = oom
-      ? new RabbitWorkerError(ErrorCode.OUT_OF_MEMORY, `the callback isolate exhausted its heap (memoryLimitMb ${this.#settings.memoryLimitMb})`)
-      : (isolate.fatal?.error ?? isolate.error ?? new Error(`process.exit(${code}) was called in the callback isolate`));
-    this.#events?.crash(reason, error);
-    if (this.#closed) return;
-    const sinceLast = Date.now() - this.#lastCrash;
-    this.#lastCrash = Date.now();
-    const delay = sinceLast < CRASH_WINDOW_MS ? 1000 : 0;
-    setTimeout(() => {
-      if (this.#closed) return;
-      this.#startIsolate().catch((startError: unknown) => {
-        this.#logger.critical(`cannot start a new callback isolate: ${(startError as Error).message}; exiting for the process manager to restart`);
-        this.#events?.failed(startError);
-      });
-    }, delay);
   }
 
   #spareIsolate(): Worker {
