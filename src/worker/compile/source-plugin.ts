@@ -13,7 +13,10 @@ import type { BuildFailure, BuildResult, Plugin } from 'esbuild';
 /** Names the messages of the per-file pass: their places are in the source files. */
 export const SOURCE_PLUGIN = 'rabbit-worker-source';
 
-/** Files this plugin compiles: JavaScript and TypeScript outside node_modules. JSON and text keep esbuild's loaders. */
+/**
+ * Files this plugin compiles: JavaScript and TypeScript (packages never get here: they stay outside the
+ * bundle). JSON and text keep esbuild's loaders.
+ */
 const SOURCE_FILTER = /\.(?:[cm]?[jt]s|[jt]sx)$/;
 
 /** The per-file values: the only difference between a file in the bundle and the same file run alone. */
@@ -37,7 +40,6 @@ export function sourcePlugin(esbuild: typeof import('esbuild'), target: string):
     name: SOURCE_PLUGIN,
     setup(build) {
       build.onLoad({ filter: SOURCE_FILTER }, async (args) => {
-        if (args.path.includes('/node_modules/')) return undefined;
         let result: BuildResult<{ write: false }>;
         try {
           result = await esbuild.build({
