@@ -4,6 +4,7 @@ import { createPino, Logger } from '../log/logger.js';
 import { loadConfig } from './config.js';
 import { startControlServer } from './control-server.js';
 import { outputFormat } from './output.js';
+import { prepareTypes } from './prepare-types.js';
 import { Supervisor, type ReloadSummary } from './supervisor.js';
 
 export interface SuperviseOptions {
@@ -27,7 +28,9 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   const reload = (): Promise<ReloadSummary> => {
     reloading ??= (async () => {
       try {
-        return supervisor.reload(await loadConfig(config.path));
+        const next = await loadConfig(config.path);
+        await prepareTypes(next.workers, logger);
+        return supervisor.reload(next);
       } finally {
         reloading = undefined;
       }
@@ -63,7 +66,9 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
 
-  supervisor.start();
+  // compiled once here, so that the children find a warm cache; a signal meanwhile means: start nothing
+  await prepareTypes(config.workers, logger);
+  if (!supervisor.stopping) supervisor.start();
   await done;
   process.off('SIGTERM', onStop);
   process.off('SIGINT', onStop);
