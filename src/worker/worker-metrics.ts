@@ -8,7 +8,6 @@ import {
   MetricName,
   QUEUE_WAIT_BUCKETS,
   type DeadLetterReason,
-  type HandledOutcome,
   type IsolateRestartReason,
 } from '../metrics/names.js';
 import { simpleMetric, type MetricSnapshot } from '../metrics/snapshot.js';
