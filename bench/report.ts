@@ -92,6 +92,8 @@ function targets(r: Results): Target[] {
         list.push({ name: `${key}: isolation none ÷ best peer (${bestId})`, value: medianRate(r.drains, 'rw-none', key) / best, goal: 1.2, atLeast: true, unit: '×' });
       }
       if (has('rw-thread')) list.push({ name: `${key}: defaults (thread) ÷ raw amqplib`, value: ratio('rw-thread'), goal: 1.1, atLeast: true, unit: '×' });
+      // issue 11: metrics on by default cost at most 3 % of the drain rate (paired rounds: drift cancels)
+      if (has('rw-thread') && has('rw-nometrics')) list.push({ name: `${key}: metrics on ÷ metrics off (paired)`, value: pairedRatio(r.drains, 'rw-thread', 'rw-nometrics', key), goal: 0.97, atLeast: true, unit: '×' });
     } else if (cell.prefetch === 1) {
       for (const id of ['rw-thread', 'rw-none'].filter(has)) list.push({ name: `${key}: ${id} ÷ raw amqplib`, value: ratio(id), goal: 0.95, atLeast: true, unit: '×' });
     }
@@ -185,7 +187,7 @@ export function renderMarkdown(r: Results): string {
     `- rabbit-worker ${m.rabbitWorker} (commit ${m.commit}); ${Object.entries(m.packages).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `- Drain: ${fmtInt(r.options.messages)} messages at prefetch 100, ${fmtInt(r.options.messagesP1)} at prefetch 1 (fewer, because a prefetch-1 consumer is ~10× slower per message); ${r.options.rounds} round(s)`,
     '',
-    '## Targets of issue 5',
+    '## Targets of issues 5 and 11',
     '',
     ...targetLines(r),
     '',

@@ -16,7 +16,7 @@ import { measureSupervisors, runColdStarts } from './cost.js';
 import { runDrains } from './drain.js';
 import { runLatency } from './latency.js';
 import { renderMarkdown, type Results } from './report.js';
-import { BASELINE_ID, SYSTEMS } from './systems/index.js';
+import { BASELINE_ID, SYSTEM_GROUPS, SYSTEMS } from './systems/index.js';
 import { rabbitWorkerSystem, type RabbitWorkerVariant } from './systems/rabbit-worker.js';
 import type { System } from './systems/types.js';
 
@@ -25,10 +25,11 @@ const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
 function pickSystems(options: BenchOptions): System[] {
   if (options.only === undefined) return SYSTEMS;
-  const unknown = options.only.filter((id) => !SYSTEMS.some((s) => s.id === id));
+  const only = options.only.flatMap((id) => SYSTEM_GROUPS[id] ?? [id]);
+  const unknown = only.filter((id) => !SYSTEMS.some((s) => s.id === id));
   if (unknown.length > 0) throw new Error(`--only: unknown system(s) ${unknown.join(', ')}; known: ${SYSTEMS.map((s) => s.id).join(', ')}`);
   // The baseline always runs: every figure is a ratio to it.
-  return SYSTEMS.filter((s) => s.id === BASELINE_ID || options.only?.includes(s.id));
+  return SYSTEMS.filter((s) => s.id === BASELINE_ID || only.includes(s.id));
 }
 
 /** Extra rabbit-worker starts of the cost section: an empty compile cache; the --base checkout. */

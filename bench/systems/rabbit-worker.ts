@@ -36,7 +36,7 @@ const message = (line: string): string => {
   return typeof parsed?.msg === 'string' ? parsed.msg : '';
 };
 
-export function rabbitWorkerArgs(job: ConsumerJob, isolation: 'thread' | 'none', root = ROOT, file = worker(job.mode === 'latency' ? 'latency-worker.ts' : 'drain-worker.ts', root)): string[] {
+export function rabbitWorkerArgs(job: ConsumerJob, isolation: 'thread' | 'none', root = ROOT, file = worker(job.mode === 'latency' ? 'latency-worker.ts' : 'drain-worker.ts', root), metrics = true): string[] {
   return [
     join(root, 'bin/rabbit-worker.js'),
     'run',
@@ -53,6 +53,7 @@ export function rabbitWorkerArgs(job: ConsumerJob, isolation: 'thread' | 'none',
     String(job.messages),
     '--url',
     job.amqpUrl,
+    ...(metrics ? [] : ['--metrics', 'off']),
   ];
 }
 
@@ -64,6 +65,20 @@ export function rabbitWorkerEnv(job: ConsumerJob): NodeJS.ProcessEnv {
     ...(job.outFile !== undefined ? { BENCH_LATENCY_OUT: job.outFile, BENCH_LATENCY_COUNT: String(job.messages) } : {}),
   };
 }
+
+/**
+ * The defaults with metrics off (`--metrics off`): paired with `rw-thread` (metrics on, the default) it
+ * measures what the per-message bookkeeping of the metrics costs. Drain only.
+ */
+export const rabbitWorkerNoMetricsSystem: System = {
+  id: 'rw-nometrics',
+  label: 'rabbit-worker (defaults, metrics off)',
+  backend: 'rabbitmq',
+  latency: false,
+  command: (job): ChildCommand => ({ command: process.execPath, args: rabbitWorkerArgs(job, 'thread', ROOT, undefined, false), env: rabbitWorkerEnv(job) }),
+  isConsuming: (line) => message(line).startsWith('consuming '),
+  isDone: (line) => message(line).startsWith('stopping (max-messages)'),
+};
 
 export function rabbitWorkerSystem(isolation: 'thread' | 'none', variant?: RabbitWorkerVariant): System {
   const root = variant?.root ?? ROOT;

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   dlq: async () => [(await import('./dlq.js')).registerDlq],
   kubernetes: async () => [(await import('./kubernetes.js')).registerKubernetes],
   prepare: async () => [(await import('./prepare.js')).registerPrepare],
+  dashboard: async () => [(await import('./dashboard.js')).registerDashboard],
 };
 
 /** The commands to register: the one invoked, or all of them for help and mistakes. */

@@ -1,10 +1,9 @@
-import type { Server } from 'node:http';
 import { ExitCode } from '../errors.js';
 import { createPino, Logger } from '../log/logger.js';
 import { loadConfig } from './config.js';
-import { startControlServer } from './control-server.js';
 import { outputFormat } from './output.js';
 import { prepareTypes } from './prepare-types.js';
+import { SupervisorEndpoint } from './supervisor-endpoint.js';
 import { Supervisor, type ReloadSummary } from './supervisor.js';
 
 export interface SuperviseOptions {
@@ -38,8 +37,8 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
     return reloading;
   };
 
-  const control = await startControlServer({ status: () => supervisor.status(), scale: (type, n) => supervisor.scale(type, n), reload }, options.port ?? config.control.port, config.control.host);
-  logger.info(`control endpoint on http://${config.control.host}:${control.port} (GET /status, POST /scale, POST /reload)`, { controlPort: control.port });
+  const endpoint = new SupervisorEndpoint({ supervisor, config, reload, logger, ...(options.port !== undefined ? { port: options.port } : {}) });
+  await endpoint.start();
 
   let firstSignalAt = 0;
   let onStop: (signal: NodeJS.Signals) => void = () => {};
@@ -73,11 +72,6 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   process.off('SIGTERM', onStop);
   process.off('SIGINT', onStop);
   process.off('SIGHUP', onHup);
-  await closeServer(control.server);
+  await endpoint.stop();
   return ExitCode.OK;
-}
-
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
 }
