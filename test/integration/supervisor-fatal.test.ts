@@ -33,7 +33,12 @@ describe('supervise: FATAL', () => {
     const spawned = (proc: string): number => s.lines.filter((l) => l.msg === `${proc} spawned`).length;
 
     // exit 2 (prefetch 0 set by the worker): FATAL at once, never restarted
-    const badFatal = await s.waitFor((l) => l.level === 'critical' && l.msg === 'badconf_01 is FATAL: exit code 2: configuration error (not restarted; fix it and reload)', 60_000, 'badconf FATAL');
+    // the cause is the worker's own words, reported over IPC before it exited (defect 8.10: status shows why)
+    const badFatal = await s.waitFor(
+      (l) => l.level === 'critical' && /^badconf_01 is FATAL: exit code 2: configuration error \(CONFIG_INVALID: prefetch: .*\); not restarted: fix it and reload$/.test(String(l.msg)),
+      60_000,
+      'badconf FATAL',
+    );
     assert.equal(badFatal.reason, 'config-error');
     assert.equal(spawned('badconf_01'), 1);
     assert.ok(s.lines.some((l) => l.proc === 'badconf_01' && /prefetch/.test(String(l.msg))), "the child's own line names the bad setting");
@@ -64,6 +69,7 @@ describe('supervise: FATAL', () => {
     assert.match(table.stdout, /^TYPE\s+PROCESS\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+LAST EXIT\s+HANDLED/m);
     assert.match(table.stdout, /^loadfail\s+loadfail_01\s+FATAL\s+-\s+-\s+2\s+exit 1/m);
     assert.match(table.stdout, /^badconf\s+badconf_01\s+FATAL\s+-\s+-\s+0\s+exit 2/m);
+    assert.match(table.stdout, /^badconf_01: FATAL: exit code 2: configuration error \(CONFIG_INVALID: prefetch/m);
     assert.match(table.stdout, /^good\s+good_01\s+RUNNING\s+\d+\s+\S+\s+0\s+-\s+5\s/m);
     const json = cli(['status', '--json', '--port', String(port)], config.env);
     assert.equal((await json.exit(30_000)).code, 0, json.stderr);
