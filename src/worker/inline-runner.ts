@@ -1,5 +1,6 @@
 import { toErrorInfo } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { invokeCallback } from './invoke-callback.js';
 import { MessageAdapter } from './message-adapter.js';
 import type { CallbackRunner, RunnerEvents } from './runner.js';
 import type { DeliveryData } from './settlement.js';
@@ -31,15 +32,7 @@ export class InlineRunner implements CallbackRunner {
     const events = this.#events as RunnerEvents;
     const adapter = new MessageAdapter(data, (s) => events.settle(data.id, s), this.#logger);
     this.#adapters.set(data.id, adapter);
-    let result: Promise<void> | void;
-    try {
-      result = this.#task.callback(adapter);
-    } catch (error) {
-      this.#finish(data.id, error);
-      return;
-    }
-    if (result instanceof Promise) result.then(() => this.#finish(data.id, undefined), (error: unknown) => this.#finish(data.id, error));
-    else this.#finish(data.id, undefined);
+    invokeCallback(this.#task, adapter, (error) => this.#finish(data.id, error));
   }
 
   async shutdown(data: DeliveryData, reason: ShutdownReason, error: unknown): Promise<void> {

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { fromErrorInfo, toErrorInfo } from '../../errors.js';
 import { createPino, Logger } from '../../log/logger.js';
 import { loadWorkerClass } from '../load-worker.js';
+import { invokeCallback } from '../invoke-callback.js';
 import { MessageAdapter } from '../message-adapter.js';
 import type { DeliveryData } from '../settlement.js';
 import type { WorkerSettings } from '../options.js';
@@ -133,19 +134,7 @@ async function main(): Promise<void> {
         const adapter = new MessageAdapter(data, (s) => record(id, { s }), messageLogger);
         running.set(id, adapter);
         runningCount = running.size;
-        let result: unknown;
-        try {
-          result = task.callback(adapter);
-        } catch (error) {
-          end(id, error);
-          continue;
-        }
-        if (typeof (result as Promise<void> | undefined)?.then === 'function') {
-          (result as Promise<void>).then(
-            () => end(id),
-            (error: unknown) => end(id, error ?? new Error('callback rejected with no reason')),
-          );
-        } else end(id);
+        invokeCallback(task, adapter, (error) => end(id, error));
       }
     } else if (message.t === 'abort') {
       running.get(message.id)?.abort(Object.assign(new Error(message.reason), { name: 'DeadlineExceeded' }));
