@@ -31,6 +31,18 @@ export const ErrorCode = {
   UNKNOWN_WORKER_TYPE: 'UNKNOWN_WORKER_TYPE',
   /** The supervisor is stopping: it takes no scale or reload. */
   SUPERVISOR_STOPPING: 'SUPERVISOR_STOPPING',
+  /** A payload failed its queue's schema: refused by the publisher, or dead-lettered by the worker. */
+  INVALID_PAYLOAD: 'INVALID_PAYLOAD',
+  /** `publish()` with a `priority` where RabbitMQ would ignore it (no queue definition with `maxPriority`). */
+  PRIORITY_UNSUPPORTED: 'PRIORITY_UNSUPPORTED',
+  /** `request()`: no reply within `timeoutMs`. */
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  /** `request()`: the worker dead-lettered the request (rejected, invalid, past maxAttempts) and said why. */
+  REQUEST_FAILED: 'REQUEST_FAILED',
+  /** `request()`: the connection the reply would come back on was lost after the request was sent. */
+  REPLY_LOST: 'REPLY_LOST',
+  /** `request()`: the reply failed the queue definition's `reply` schema. */
+  INVALID_REPLY: 'INVALID_REPLY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -85,11 +97,46 @@ export class MalformedMessageError extends PermanentError {
   }
 }
 
+/** One failing place of a payload: a path such as `items[2].width` (empty for the whole value) and why. */
+export interface PayloadIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * A payload that failed its queue's schema. `publish()` and `request()` throw it before anything leaves the
+ * process; thrown from a callback it dead-letters the message (it is a {@link PermanentError}).
+ */
+export class InvalidPayloadError extends PermanentError {
+  /** Every failing path, in the schema library's order. */
+  readonly issues: readonly PayloadIssue[];
+  constructor(message: string, issues: readonly PayloadIssue[], options?: { cause?: unknown }) {
+    super(message, { ...options, code: ErrorCode.INVALID_PAYLOAD });
+    this.issues = issues;
+  }
+}
+
+/**
+ * `publisher.request()`: the worker dead-lettered the request (rejected it, its payload was invalid, it failed
+ * `maxAttempts` times) and replied why, instead of a value.
+ */
+export class RequestFailedError extends RabbitWorkerError {
+  /** The dead letter's reason (`x-rabbit-worker-reason`). */
+  readonly reason: string;
+  /** Its fixed category: `rejected`, `permanent_error`, `malformed`, `invalid_payload`, `max_attempts`, `headers_too_large`. */
+  readonly deadLetterReason: string;
+  constructor(message: string, reason: string, deadLetterReason: string) {
+    super(ErrorCode.REQUEST_FAILED, message);
+    this.reason = reason;
+    this.deadLetterReason = deadLetterReason;
+  }
+}
+
 /** True for a `PermanentError`, also when it crossed a thread boundary as plain data. */
 export function isPermanent(error: unknown): boolean {
   if (error instanceof PermanentError) return true;
   const code = (error as { code?: unknown } | null)?.code;
-  return code === ErrorCode.PERMANENT || code === ErrorCode.MALFORMED_MESSAGE;
+  return code === ErrorCode.PERMANENT || code === ErrorCode.MALFORMED_MESSAGE || code === ErrorCode.INVALID_PAYLOAD;
 }
 
 /** Exit codes of `rabbit-worker run`, as the process manager reads them. */
