@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
-import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+import { pino, stdSerializers, type Logger as PinoLogger, type DestinationStream } from 'pino';
 import type { PinoPretty as PinoPrettyFn } from 'pino-pretty';
+import { mergeMixin, messageMixin } from './message-context.js';
 
 // pino-pretty is loaded only for terminals: a worker under a process manager writes JSON and never pays for it.
 const require = createRequire(import.meta.url);
@@ -16,28 +17,67 @@ export interface LogOptions {
   level?: string;
   /** `pretty` for people, `json` for machines. @default LOG_FORMAT, else pretty on a terminal, json otherwise */
   format?: 'pretty' | 'json';
+  /** Colours in pretty lines. @default true when stdout is a terminal */
+  colorize?: boolean;
   /** Fields on every line (worker, queue, pid are added by the runner). */
   base?: Fields;
 }
 
-function destination(format: 'pretty' | 'json'): DestinationStream {
+/** How lines are written to this process's stdout: one format per destination. */
+export interface LogDestination {
+  format: 'pretty' | 'json';
+  colorize: boolean;
+}
+
+/**
+ * The format for this process's stdout: LOG_FORMAT when set, else pretty on a terminal and JSON otherwise.
+ * Decided on the main thread: a worker thread's `process.stdout` is a pipe to it, never a TTY, so an
+ * isolate is told the main thread's answer (IsolateInit) and writes its lines in the same format.
+ */
+export function logDestination(): LogDestination {
+  const envFormat = process.env.LOG_FORMAT;
+  const tty = process.stdout.isTTY === true;
+  return { format: envFormat === 'json' || envFormat === 'pretty' ? envFormat : tty ? 'pretty' : 'json', colorize: tty };
+}
+
+function destination(format: 'pretty' | 'json', colorize: boolean): DestinationStream {
   if (format === 'json') return pino.destination({ dest: 1, sync: true });
   const { PinoPretty } = require('pino-pretty') as { PinoPretty: typeof PinoPrettyFn };
-  return PinoPretty({ sync: true, colorize: process.stdout.isTTY === true, customLevels: `critical:${CRITICAL_LEVEL}`, ignore: 'hostname', singleLine: true });
+  return PinoPretty({ sync: true, colorize, customLevels: `critical:${CRITICAL_LEVEL}`, ignore: 'hostname', singleLine: true });
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+
+/**
+ * `err` as its real type, message and stack (and code): an Error through pino's own serializer, and an
+ * error that crossed a thread boundary as plain data (`ErrorInfo`: `{ name, message, stack }`) by its
+ * `name`, where pino's serializer would say `"type":"Object"`.
+ */
+export function serializeError(value: unknown): unknown {
+  if (isPlainObject(value) && typeof value.message === 'string') {
+    const { name, message, stack, code, ...rest } = value;
+    return { type: typeof name === 'string' ? name : 'Error', message, ...(typeof stack === 'string' ? { stack } : {}), ...(code !== undefined ? { code } : {}), ...rest };
+  }
+  return stdSerializers.err(value as Error);
 }
 
 /** Builds a pino logger with the `critical` level; JSON lines carry the level as a word (`"level":"critical"`). */
 export function createPino(options: LogOptions = {}): PinoLogger<'critical'> {
-  const envFormat = process.env.LOG_FORMAT;
-  const format = options.format ?? (envFormat === 'json' || envFormat === 'pretty' ? envFormat : process.stdout.isTTY ? 'pretty' : 'json');
+  const decided = logDestination();
+  const format = options.format ?? decided.format;
   return pino<'critical'>(
     {
       level: options.level ?? process.env.LOG_LEVEL ?? 'info',
       customLevels: { critical: CRITICAL_LEVEL },
       base: { pid: process.pid, ...options.base },
+      serializers: { err: serializeError },
+      // lines written during a callback carry its message id, attempt and trace id
+      mixin: messageMixin,
+      mixinMergeStrategy: mergeMixin,
       ...(format === 'json' ? { formatters: { level: (label: string) => ({ level: label }) } } : {}),
     },
-    destination(format),
+    destination(format, options.colorize ?? decided.colorize),
   );
 }
 
