@@ -3,15 +3,25 @@
  * @packageDocumentation
  */
 export { WorkerTask, type WorkerTaskClass } from './worker/worker-task.js';
-export { MessageAdapter } from './worker/message-adapter.js';
+export { MessageAdapter, type MessageOf } from './worker/message-adapter.js';
+export {
+  defineQueue,
+  type QueueDefinition,
+  type QueueDefinitionOptions,
+  type AnyQueueDefinition,
+  type PayloadOf,
+  type PayloadInputOf,
+  type ReplyOf,
+  type ReplyInputOf,
+} from './broker/queue-definition.js';
+export type { PayloadSchema } from './broker/payload-schema.js';
 export { ShutdownHelper, type ShutdownHandler } from './worker/shutdown-helper.js';
 export type { ShutdownReason } from './worker/shutdown-reason.js';
 export type { Settlement, MessageProperties } from './worker/settlement.js';
 export { DEFAULT_SETTINGS, SPARE_MEMORY_UNIT_MB, normalizeSettings, type WorkerSettings, type SettingsOverrides, type Isolation, type QueueType } from './worker/options.js';
 export type { WorkerState } from './worker/status-report.js';
-export { runWorker, type RunWorkerOptions, type StopCause } from './worker/worker-process.js';
 export { defineConfig, type SupervisorConfigInput } from './supervisor/config.js';
-export { Publisher, type PublisherOptions, type PublishOptions } from './broker/publisher.js';
+export { Publisher, type PublisherOptions, type PublishOptions, type RequestOptions, type QueuePublisher } from './broker/publisher.js';
 export { deadLetterQueueName } from './broker/topology.js';
 export {
   listDeadLetters,
@@ -31,6 +41,9 @@ export {
   BrokerUnreachableError,
   PermanentError,
   MalformedMessageError,
+  InvalidPayloadError,
+  RequestFailedError,
+  type PayloadIssue,
   ErrorCode,
   ExitCode,
 } from './errors.js';

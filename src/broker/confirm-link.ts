@@ -17,6 +17,9 @@ export interface ConfirmLinkOptions {
 /** What became of a confirmed publish: taken by at least one queue, or returned because none took it. */
 export type PublishOutcome = 'routed' | 'returned';
 
+/** Work done on a publishing channel before anything is published on it (e.g. consuming direct reply-to). */
+export type ChannelSetup = (channel: ConfirmChannel) => Promise<void>;
+
 interface Open {
   connection: ChannelModel;
   channel: ConfirmChannel;
@@ -25,6 +28,8 @@ interface Open {
   waiting: Set<(error: Error) => void>;
   /** Set by our own 'close' listener: a confirm failing then is a loss, not the broker's refusal. */
   closed: boolean;
+  /** The setups already run on this channel. */
+  prepared: Set<ChannelSetup>;
 }
 
 interface PendingReturn {
@@ -56,6 +61,7 @@ export class ConfirmLink {
   #blocked: string | undefined;
   #unblockWaiters: Array<() => void> = [];
   readonly #returns = new Map<string, PendingReturn[]>();
+  readonly #setups: ChannelSetup[] = [];
 
   constructor(options: ConfirmLinkOptions) {
     this.#options = options;
@@ -76,8 +82,9 @@ export class ConfirmLink {
    * Waits (up to the deadline) for a connection, for an alarm to clear, and sends again after a connection
    * loss. Rejects with PUBLISH_REFUSED (the broker nacked), BROKER_BLOCKED (an alarm outlasted the deadline),
    * BROKER_UNREACHABLE (no connection in time), PUBLISHER_CLOSED, or the deadline's own reason.
+   * `onConfirmed` is told the channel that the confirm came on (a request's reply comes back on it).
    */
-  async publish(exchange: string, routingKey: string, body: Buffer, properties: Options.Publish, deadline: Deadline): Promise<PublishOutcome> {
+  async publish(exchange: string, routingKey: string, body: Buffer, properties: Options.Publish, deadline: Deadline, onConfirmed?: (channel: ConfirmChannel) => void): Promise<PublishOutcome> {
     let delay = 200;
     for (;;) {
       if (this.closed) throw new RabbitWorkerError(ErrorCode.PUBLISHER_CLOSED, 'the publishing connection was closed before the broker confirmed the message');
@@ -87,7 +94,7 @@ export class ConfirmLink {
         const open = await raceDeadline(this.#connected(waiting), waiting);
         await this.#whileBlocked(waiting);
         waiting.clear();
-        return await this.#send(open, exchange, routingKey, body, { ...properties, mandatory: true }, deadline);
+        return await this.#send(open, exchange, routingKey, body, { ...properties, mandatory: true }, deadline, onConfirmed);
       } catch (error) {
         waiting.clear();
         if (deadline.expired || this.closed || !isLoss(error) || (error as { code?: unknown }).code === ErrorCode.BROKER_ACCESS_REFUSED) throw this.#final(error, deadline);
@@ -95,6 +102,25 @@ export class ConfirmLink {
         await sleep(Math.min(delay, deadline.remainingMs()), deadline.signal, this.#clock).catch(() => {});
         delay = Math.min(delay * 2, 5000);
       }
+    }
+  }
+
+  /**
+   * Runs `setup` on every publishing channel before anything is published on it: on the open one now (once
+   * it is open, within `deadline`), and on each one opened after a loss. Adding the same setup twice runs it
+   * once per channel.
+   */
+  async addSetup(setup: ChannelSetup, deadline: Deadline): Promise<void> {
+    if (!this.#setups.includes(setup)) this.#setups.push(setup);
+    const open = await raceDeadline(this.#connected(deadline), deadline);
+    await raceDeadline(this.#prepare(open), deadline);
+  }
+
+  async #prepare(open: Open): Promise<void> {
+    for (const setup of this.#setups) {
+      if (open.prepared.has(setup)) continue;
+      open.prepared.add(setup);
+      await setup(open.channel);
     }
   }
 
@@ -151,7 +177,7 @@ export class ConfirmLink {
       ...(this.#options.logger !== undefined ? { logger: this.#options.logger } : {}),
     });
     const channel = await connection.createConfirmChannel();
-    const open: Open = { connection, channel, index, waiting: new Set(), closed: false };
+    const open: Open = { connection, channel, index, waiting: new Set(), closed: false, prepared: new Set() };
     const forget = (): void => {
       open.closed = true;
       const lost = new Error('connection lost before the broker confirmed');
@@ -177,6 +203,12 @@ export class ConfirmLink {
       const first = waiting?.find((entry) => !entry.returned);
       if (first !== undefined) first.returned = true;
     });
+    try {
+      await this.#prepare(open);
+    } catch (error) {
+      await connection.close().catch(() => destroyConnection(connection));
+      throw error;
+    }
     return open;
   }
 
@@ -191,7 +223,7 @@ export class ConfirmLink {
     }
   }
 
-  #send(open: Open, exchange: string, routingKey: string, body: Buffer, properties: Options.Publish, deadline: Deadline): Promise<PublishOutcome> {
+  #send(open: Open, exchange: string, routingKey: string, body: Buffer, properties: Options.Publish, deadline: Deadline, onConfirmed?: (channel: ConfirmChannel) => void): Promise<PublishOutcome> {
     const key = returnKey(exchange, routingKey, properties.messageId);
     const entry: PendingReturn = { returned: false };
     let list = this.#returns.get(key);
@@ -211,7 +243,10 @@ export class ConfirmLink {
       try {
         // A mandatory message that no queue took comes back (basic.return) before its confirm.
         open.channel.publish(exchange, routingKey, body, properties, (error) => {
-          if (!error) return resolve(entry.returned ? 'returned' : 'routed');
+          if (!error) {
+            onConfirmed?.(open.channel);
+            return resolve(entry.returned ? 'returned' : 'routed');
+          }
           // amqplib fails unconfirmed publishes with a bare Error both for a broker nack and for a channel
           // closing; its own close listener runs before ours, so decide once every listener has run.
           queueMicrotask(() => {

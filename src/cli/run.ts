@@ -23,6 +23,7 @@ const HELP: Record<keyof typeof RUN_FLAGS, string> = {
   threads: 'callback isolates in this process, each with its own heap limit (uses that many cores)',
   httpPort: 'serve GET /metrics, /healthz and /readyz of this process on this port, on every interface (0 = none)',
   metrics: 'on (default) or off: keep Prometheus metrics',
+  maxPriority: "priorities 0..n on a classic queue (x-max-priority; needs --queue-type classic; 0 = none)",
 };
 
 export function registerRun(program: Command): void {

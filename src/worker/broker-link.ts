@@ -98,7 +98,7 @@ export class BrokerLink {
       copies: this.#copies,
       delays: this.#delays,
       clock: this.#clock,
-      redeclare: (deadline) => this.#copies.declare(deadline, (channel) => assertWorkQueue(channel, settings.queue, settings.queueType)),
+      redeclare: (deadline) => this.#copies.declare(deadline, (channel) => assertWorkQueue(channel, settings.queue, settings)),
       onSettled: (delivery, outcome) => consumer.settled(delivery, outcome),
     });
   }
@@ -162,7 +162,7 @@ export class BrokerLink {
     connection.on('error', () => {}); // 'close' carries the news
     connection.on('close', (error?: Error) => this.#lost(connection, error));
     try {
-      await declareWorkQueue(connection, settings.queue, settings.queueType);
+      await declareWorkQueue(connection, settings.queue, settings);
       await this.#options.consumer.journal.listen(connection);
       await this.#subscribe(connection, generation);
       logger.debug(`consuming through ${redactUrl(url)}`);
@@ -211,7 +211,7 @@ export class BrokerLink {
       { code: ErrorCode.CONSUMER_LOST, unacked: held },
     );
     this.#startRepair('repairing', 'consumer cancelled', async (gen) => {
-      await declareWorkQueue(connection, settings.queue, settings.queueType);
+      await declareWorkQueue(connection, settings.queue, settings);
       await this.#subscribe(connection, gen);
       await session.channel.close().catch(() => {});
     });

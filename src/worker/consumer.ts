@@ -314,7 +314,7 @@ export class Consumer {
         }
         this.#settle(delivery, { kind: 'ack' });
       } else if (isPermanent(error)) {
-        this.#settle(delivery, { kind: 'reject', reason: error.message, cause: error.code === ErrorCode.MALFORMED_MESSAGE ? 'malformed' : 'permanent_error' }, error);
+        this.#settle(delivery, { kind: 'reject', reason: error.message, cause: error.code === ErrorCode.MALFORMED_MESSAGE ? 'malformed' : error.code === ErrorCode.INVALID_PAYLOAD ? 'invalid_payload' : 'permanent_error' }, error);
       } else {
         this.#logger.error(`callback failed: ${error.message}; retrying`, {
           messageId: delivery.messageId,

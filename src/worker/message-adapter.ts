@@ -1,14 +1,18 @@
+import { describePayloadIssues, checkPayload, type PayloadCheck, type PayloadSchema } from '../broker/payload-schema.js';
+import type { PayloadOf, ReplyInputOf } from '../broker/queue-definition.js';
 import { MalformedMessageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { DeliveryData, MessageProperties, SettleFn, Settlement } from './settlement.js';
 
 /**
  * The message a callback receives: the specification's MessageAdapter, built from one AMQP delivery.
+ * `T` is the payload's type (from the queue definition's schema: see `MessageOf`), `R` what a request's
+ * reply may be.
  *
  * Settle it once with `ack()`, `nack()` or `reject(reason)`. Settling again is a logged no-op. A callback
  * that returns without settling gets its message acked (with a warning); one that throws gets it nacked.
  */
-export class MessageAdapter<T = unknown> {
+export class MessageAdapter<T = unknown, R = unknown> {
   readonly #data: DeliveryData;
   readonly #settle: SettleFn;
   readonly #logger: Logger;
@@ -17,6 +21,8 @@ export class MessageAdapter<T = unknown> {
   #parsed: { value: T } | undefined;
   #abort: AbortController | undefined;
   #abortReason: Error | undefined;
+  /** A request's ack waits for the callback's end: its reply (the return value) must go first. */
+  #heldAck = false;
 
   /** @internal built by the framework, never by user code */
   constructor(data: DeliveryData, settle: SettleFn, logger: Logger) {
@@ -33,8 +39,18 @@ export class MessageAdapter<T = unknown> {
   }
 
   /**
-   * The body parsed as JSON. A body that is not JSON rejects the message to `<queue>.dlq` with the parse
-   * error as its reason, and throws a {@link MalformedMessageError} so that the callback stops there.
+   * The payload: the body parsed as JSON and, when the worker has a schema, the schema's output (validated
+   * once, before the callback ran: an invalid message never reaches it). A body that is not JSON rejects
+   * the message to `<queue>.dlq` and throws a {@link MalformedMessageError}.
+   */
+  get payload(): T {
+    return this.json<T>();
+  }
+
+  /**
+   * The body parsed as JSON (the schema's output when the worker has one). A body that is not JSON rejects
+   * the message to `<queue>.dlq` with the parse error as its reason, and throws a
+   * {@link MalformedMessageError} so that the callback stops there.
    */
   json<U = T>(): U {
     if (this.#parsed === undefined) {
@@ -73,6 +89,10 @@ export class MessageAdapter<T = unknown> {
   get routingKey(): string {
     return this.#data.routingKey;
   }
+  /** True when the publisher waits for a reply (`publisher.request()`): the message has `replyTo` and `correlationId`. */
+  get isRequest(): boolean {
+    return this.#data.properties.replyTo !== undefined && this.#data.properties.correlationId !== undefined;
+  }
   /** True once ack, nack or reject was called. */
   get settled(): boolean {
     return this.#settlement !== undefined;
@@ -82,9 +102,27 @@ export class MessageAdapter<T = unknown> {
     return this.#settlement;
   }
 
-  /** Done: the broker forgets the message. */
+  /**
+   * Done: the broker forgets the message. On a request, the ack waits for the callback's end, so that its
+   * reply (the callback's return value) is published first.
+   */
   ack(): void {
+    if (this.isRequest && this.#settlement === undefined) {
+      this.#settlement = { kind: 'ack' };
+      this.#heldAck = true;
+      return;
+    }
     this.#apply({ kind: 'ack' });
+  }
+
+  /**
+   * Answers a request with `value` (JSON, or a Buffer sent as it is) and acks it: the reply is published
+   * and confirmed before the ack. What `publisher.request()` resolves with. The callback's return value
+   * does the same. On a message that is not a request, the same as `ack()`.
+   */
+  reply(value: R): void {
+    if (!this.isRequest) return this.ack();
+    this.#apply(encodeReply(value));
   }
 
   /** Back to the queue for another attempt; `{ requeue: false }` is `reject()`. */
@@ -125,6 +163,44 @@ export class MessageAdapter<T = unknown> {
     this.#apply({ kind: 'reject', reason });
   }
 
+  /**
+   * @internal Validates the payload against `schema` before the callback: true when it may run; false
+   * when the message was rejected (not JSON, or invalid: every failing path in the reason). A Promise for
+   * an asynchronous schema.
+   */
+  validate(schema: PayloadSchema): boolean | Promise<boolean> {
+    let raw: unknown;
+    try {
+      raw = this.json();
+    } catch {
+      return false; // json() rejected it as malformed
+    }
+    const checked = checkPayload(schema, raw);
+    return checked instanceof Promise ? checked.then((result) => this.#checked(result)) : this.#checked(checked);
+  }
+
+  #checked(result: PayloadCheck): boolean {
+    if (result.ok) {
+      this.#parsed = { value: result.value as T };
+      return true;
+    }
+    this.#apply({ kind: 'reject', reason: describePayloadIssues(result.issues), cause: 'invalid_payload' });
+    return false;
+  }
+
+  /**
+   * @internal The callback ended (`failed`: it threw). A request whose callback returned gets its reply:
+   * `value` (the return value) unless `reply()` answered already; a held ack is released as that reply.
+   */
+  complete(value: unknown, failed: boolean): void {
+    if (this.#heldAck) {
+      this.#heldAck = false;
+      const settlement = encodeReply(failed ? undefined : value);
+      this.#settlement = settlement;
+      this.#settle(settlement);
+    } else if (!failed && this.#settlement === undefined && this.isRequest) this.#apply(encodeReply(value));
+  }
+
   #apply(settlement: Settlement): void {
     if (this.#settlement !== undefined) {
       this.#logger.warn(`message already settled (${this.#settlement.kind}); ${settlement.kind} ignored`, { messageId: this.messageId, code: 'ALREADY_SETTLED' });
@@ -134,3 +210,25 @@ export class MessageAdapter<T = unknown> {
     this.#settle(settlement);
   }
 }
+
+/** A reply as it travels: JSON text (undefined → null), or bytes; a value JSON cannot encode dead-letters the request. */
+function encodeReply(value: unknown): Settlement {
+  if (value instanceof Uint8Array) return { kind: 'reply', body: value };
+  try {
+    return { kind: 'reply', body: JSON.stringify(value) ?? 'null' };
+  } catch (error) {
+    return { kind: 'reject', reason: `the reply cannot be encoded as JSON: ${(error as Error).message}`, cause: 'permanent_error' };
+  }
+}
+
+/**
+ * The message a worker of queue definition `Q` receives: its payload typed by the definition's schema
+ * (`message.payload`, `message.json()`), `message.reply()` by its reply schema.
+ *
+ * ```ts
+ * async callback(message: MessageOf<typeof resizeImage>): Promise<void> {
+ *   const { id, width } = message.payload;
+ * }
+ * ```
+ */
+export type MessageOf<Q> = MessageAdapter<PayloadOf<Q>, ReplyInputOf<Q>>;

@@ -59,6 +59,13 @@ export interface WorkerSettings {
    * worker does no per-message bookkeeping at all. @default true
    */
   metrics: boolean;
+  /**
+   * Priorities for a classic queue: RabbitMQ's `x-max-priority`, so that `publish(…, { priority })` from 0
+   * to this value is honoured (higher first). Quorum queues ignore priorities (RabbitMQ before 4.0): set
+   * `queueType: 'classic'` with it. Changing it on an existing queue is a TOPOLOGY_MISMATCH: the queue must
+   * be deleted and declared again. 0 = none. @default 0
+   */
+  maxPriority: number;
 }
 
 /** The unit of `spareMemoryMultiplier`: `shutdown()` gets `spareMemoryMultiplier × 32` MB of heap. */
@@ -82,6 +89,7 @@ export const DEFAULT_SETTINGS: Omit<WorkerSettings, 'queue'> = {
   threads: 1,
   httpPort: 0,
   metrics: true,
+  maxPriority: 0,
 };
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
@@ -106,6 +114,7 @@ export const settingsSchema = z.strictObject({
   threads: int(1, 64),
   httpPort: int(0, 65535),
   metrics: z.boolean(),
+  maxPriority: int(0, 255),
 });
 
 /** The subset of settings that the config file and command line may override. */
@@ -123,6 +132,9 @@ export function normalizeSettings(fromWorker: Partial<Record<keyof WorkerSetting
   if (merged.queue === undefined) merged.queue = '';
   const result = settingsSchema.safeParse(merged);
   if (!result.success) throw new ConfigError(describeIssues(result.error));
+  if (result.data.maxPriority > 0 && result.data.queueType !== 'classic') {
+    throw new ConfigError(`maxPriority: priorities need queueType 'classic' (RabbitMQ ignores them on quorum queues before 4.0); got queueType '${result.data.queueType}'`);
+  }
   return result.data;
 }
 

@@ -21,9 +21,10 @@ export const RUN_FLAGS = {
   threads: '--threads',
   httpPort: '--http-port',
   metrics: '--metrics',
+  maxPriority: '--max-priority',
 } as const satisfies Record<keyof WorkerSettings, string>;
 
-const NUMERIC = new Set<keyof WorkerSettings>(['ttl', 'prefetch', 'maxMessages', 'memoryLimitMb', 'maxAttempts', 'stopTimeout', 'spareMemoryMultiplier', 'retryDelayMs', 'retryBackoff', 'retryMaxDelayMs', 'messageTimeout', 'consumerTimeout', 'threads', 'httpPort']);
+const NUMERIC = new Set<keyof WorkerSettings>(['ttl', 'prefetch', 'maxMessages', 'memoryLimitMb', 'maxAttempts', 'stopTimeout', 'spareMemoryMultiplier', 'retryDelayMs', 'retryBackoff', 'retryMaxDelayMs', 'messageTimeout', 'consumerTimeout', 'threads', 'httpPort', 'maxPriority']);
 const BOOLEAN = new Set<keyof WorkerSettings>(['metrics']);
 const TRUE = new Set(['true', 'on', 'yes', '1']);
 const FALSE = new Set(['false', 'off', 'no', '0']);

@@ -2,10 +2,13 @@ import type { DeadLetterReason } from '../metrics/names.js';
 
 /**
  * What a callback decided for a message. A reject's `cause` is the fixed category of its reason, for the
- * `rabbit_worker_dead_lettered_total{reason}` metric (`rejected` when none is given).
+ * `rabbit_worker_dead_lettered_total{reason}` metric (`rejected` when none is given). A `reply` is the ack of
+ * a request (a message with `replyTo` and `correlationId`): the reply is published, confirmed, then the
+ * request acked; its body is JSON text, or bytes sent as they are.
  */
 export type Settlement =
   | { kind: 'ack' }
+  | { kind: 'reply'; body: string | Uint8Array }
   | { kind: 'nack' }
   | { kind: 'retry'; delayMs?: number }
   | { kind: 'reject'; reason: string; cause?: DeadLetterReason };

@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import type { Options } from 'amqplib';
 import type { ConfirmLink, PublishOutcome } from '../broker/confirm-link.js';
 import type { DelayedDelivery } from '../broker/delayed-delivery.js';
+import { replyProperties, type ReplyError, type ReplyStatus } from '../broker/reply-protocol.js';
 import { deadLetterQueueName, type QueueType } from '../broker/topology.js';
 import { systemClock, type Clock } from '../clock.js';
 import { Deadline } from '../deadline.js';
 import { ErrorCode, type ErrorInfo } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import type { DeadLetterReason } from '../metrics/names.js';
 import { ATTEMPTS_HEADER, SUSPECT_HEADER } from './attempt-policy.js';
 import { copyProperties, deadLetterHeaders, failureHeaders, slimCopyProperties } from './copies.js';
 import type { Delivery } from './delivery.js';
@@ -15,6 +18,11 @@ import type { Settlement } from './settlement.js';
 
 /** How long a copy may wait for the broker (an alarm, an outage) before its original is given back instead. */
 export const COPY_TIMEOUT_MS = 10 * 60_000;
+/** How long an error reply (best effort: its request is dead-lettered already) may wait for the broker. */
+const ERROR_REPLY_TIMEOUT_MS = 30_000;
+
+/** A message that `publisher.request()` sent: someone waits for its reply. */
+const isRequest = (delivery: Delivery): boolean => delivery.data.properties.replyTo !== undefined && delivery.data.properties.correlationId !== undefined;
 
 export interface SettlerOptions {
   queue: string;
@@ -90,6 +98,9 @@ export class Settler {
       case 'ack':
         if (delivery.session.acks.ack(delivery.tag)) this.#options.onSettled?.(delivery, 'ack');
         return;
+      case 'reply':
+        if (!isRequest(delivery)) return this.#settleAgain(delivery, { kind: 'ack' });
+        return this.#track(this.#reply(delivery, settlement.body));
       case 'nack':
         if (delivery.requeueAsSuspect) return this.#track(this.#requeue(delivery, 'suspect'));
         if (delivery.requeueUncounted) return this.#track(this.#requeue(delivery, 'uncounted'));
@@ -105,7 +116,7 @@ export class Settler {
         return this.#track(this.#retry(delivery, delay, failure));
       }
       case 'reject':
-        return this.#track(this.#deadLetter(delivery, settlement.reason, failure));
+        return this.#track(this.#deadLetter(delivery, settlement.reason, failure, settlement.cause ?? 'rejected'));
     }
   }
 
@@ -159,7 +170,47 @@ export class Settler {
     }
   }
 
-  async #deadLetter(delivery: Delivery, reason: string, failure: ErrorInfo | undefined): Promise<void> {
+  /**
+   * A request's reply first, confirmed, then the ack: a reply is never lost to an ack that went before it. A
+   * reply that no one took (the requester left: direct reply-to drops it) still acks; one that could not be
+   * sent gives the request back to the queue, to run again (at least once: the requester takes the first).
+   */
+  async #reply(delivery: Delivery, body: string | Uint8Array): Promise<void> {
+    const { logger } = this.#options;
+    const deadline = this.#deadline();
+    try {
+      const outcome = await this.#sendReply(delivery, 'ok', body, deadline);
+      if (outcome === 'returned') logger.debug('the requester is gone: its reply was dropped', { messageId: delivery.messageId });
+      if (delivery.session.acks.ack(delivery.tag)) this.#options.onSettled?.(delivery, 'ack');
+    } catch (error) {
+      if (this.#abandon.signal.aborted) return;
+      logger.error(`could not send the reply (${(error as Error).message}); the request goes back to the queue`, { messageId: delivery.messageId, code: (error as { code?: unknown }).code });
+      this.#giveBack(delivery);
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  /** Tells the requester that its request was dead-lettered, and why; best effort, after the dead letter. */
+  async #errorReply(delivery: Delivery, reason: string, cause: DeadLetterReason): Promise<void> {
+    const deadline = new Deadline(ERROR_REPLY_TIMEOUT_MS, () => new Error('the broker did not take the error reply in time'), { parent: this.#abandon.signal, clock: this.#clock });
+    try {
+      const error: ReplyError = { reason, cause };
+      await this.#sendReply(delivery, 'error', JSON.stringify(error), deadline);
+    } catch (error) {
+      this.#options.logger.debug(`could not tell the requester that its request was dead-lettered: ${(error as Error).message}`, { messageId: delivery.messageId });
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  #sendReply(delivery: Delivery, status: ReplyStatus, body: string | Uint8Array, deadline: Deadline): Promise<PublishOutcome> {
+    const { replyTo, correlationId } = delivery.data.properties as { replyTo: string; correlationId: string };
+    const content = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    return this.#options.copies.publish('', replyTo, content, replyProperties(correlationId, status, typeof body !== 'string', randomUUID()) as Options.Publish, deadline);
+  }
+
+  async #deadLetter(delivery: Delivery, reason: string, failure: ErrorInfo | undefined, cause: DeadLetterReason): Promise<void> {
     const { queue, worker, logger } = this.#options;
     const dlq = deadLetterQueueName(queue);
     const headers = deadLetterHeaders(delivery, reason, failure, { queue, worker }, new Date(this.#clock.now()));
@@ -173,7 +224,9 @@ export class Settler {
       return outcome;
     };
     const sent = await this.#copyThenAck(delivery, 'dead-letter', publish, headers, 'dead-letter', { slim: true });
-    if (sent === 'sent') logger.warn(`message dead-lettered to ${dlq}: ${reason}`, { messageId: delivery.messageId, attempt: delivery.data.attempt });
+    if (sent !== 'sent') return;
+    logger.warn(`message dead-lettered to ${dlq}: ${reason}`, { messageId: delivery.messageId, attempt: delivery.data.attempt });
+    if (isRequest(delivery)) await this.#errorReply(delivery, reason, cause);
   }
 
   /** Through the delay topology: after `delayMs`, or at once (0) through its delivery exchange. */

@@ -1,3 +1,5 @@
+import type { PayloadSchema } from '../broker/payload-schema.js';
+import { isQueueDefinition, type AnyQueueDefinition } from '../broker/queue-definition.js';
 import { Logger } from '../log/logger.js';
 import type { MessageAdapter } from './message-adapter.js';
 import { DEFAULT_SETTINGS, type Isolation, type QueueType, type WorkerSettings } from './options.js';
@@ -64,6 +66,14 @@ export abstract class WorkerTask {
   httpPort: number = DEFAULT_SETTINGS.httpPort;
   /** Keep Prometheus metrics (served at `/metrics`, reported to the supervisor); off costs nothing per message. @default true */
   metrics: boolean = DEFAULT_SETTINGS.metrics;
+  /** Priorities 0…maxPriority on a classic queue (`x-max-priority`); 0 = none. `setQueue(definition)` sets it from the definition. @default 0 */
+  maxPriority: number = DEFAULT_SETTINGS.maxPriority;
+  /**
+   * The payload's schema (zod, valibot, arktype: any Standard Schema): every body is validated once before
+   * `callback()`, and an invalid one goes to `<queue>.dlq` with every failing path in its reason, unrun.
+   * `setQueue(definition)` sets it from the queue definition. @default none
+   */
+  schema: PayloadSchema | undefined = undefined;
   /** The worker's logger; name it with `this.logger.setMainLogger(name)`. */
   logger: Logger = new Logger();
 
@@ -74,9 +84,17 @@ export abstract class WorkerTask {
     this.logger.setMainLogger(this.constructor.name);
   }
 
-  /** The queue to consume. */
-  setQueue(name: string): this {
-    this.#queue = name;
+  /**
+   * The queue to consume: a name, or a queue definition (`defineQueue()`), whose schema, `queueType` and
+   * `maxPriority` the worker then takes (values set after this call win).
+   */
+  setQueue(queue: string | AnyQueueDefinition): this {
+    if (isQueueDefinition(queue)) {
+      this.#queue = queue.name;
+      if (queue.schema !== undefined) this.schema = queue.schema;
+      if (queue.queueType !== undefined) this.queueType = queue.queueType;
+      if (queue.maxPriority !== undefined) this.maxPriority = queue.maxPriority;
+    } else this.#queue = queue;
     return this;
   }
 
@@ -85,8 +103,11 @@ export abstract class WorkerTask {
     return this.#queue;
   }
 
-  /** Handles one message. Settle it with `message.ack()`, `nack()` or `reject(reason)`. */
-  abstract callback(message: MessageAdapter): Promise<void> | void;
+  /**
+   * Handles one message. Settle it with `message.ack()`, `nack()` or `reject(reason)`. For a request
+   * (`publisher.request()`), what it returns is the reply (or call `message.reply(value)`).
+   */
+  abstract callback(message: MessageAdapter): unknown;
 
   /**
    * Runs once for each message whose callback was interrupted (see {@link ShutdownReason}). The default logs
