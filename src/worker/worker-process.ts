@@ -83,7 +83,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
         await preloaded.worker.terminate();
         throw error;
       }
-      if (settings.isolation === 'thread') runner = new ThreadRunner(options.file, settings, new Logger(root.child({ queue: settings.queue })), { ...logBase, queue: settings.queue }, preloaded);
+      // the isolate binds `queue` itself once it has its settings: in logBase too, every line would carry it twice
+      if (settings.isolation === 'thread') runner = new ThreadRunner(options.file, settings, new Logger(root.child({ queue: settings.queue })), logBase, preloaded);
       else await preloaded.worker.terminate(); // initialize() chose the main thread
     }
     if (runner === undefined || settings === undefined) {

@@ -87,7 +87,7 @@ function unpack(batch: Array<Omit<DeliveryData, 'body'>>, bodies: ArrayBuffer, e
 
 async function main(): Promise<void> {
   let task: WorkerTask;
-  const logger = new Logger(createPino({ base: init.logBase }));
+  const logger = new Logger(createPino({ base: init.logBase, ...init.log }));
   try {
     const WorkerClass = await loadWorkerClass(init.file, logger);
     task = new WorkerClass();

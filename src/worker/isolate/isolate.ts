@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, fromErrorInfo, RabbitWorkerError, type ErrorInfo } from '../../errors.js';
+import { logDestination } from '../../log/logger.js';
 import type { Lane } from '../quarantine.js';
 import type { DeliveryData, Settlement } from '../settlement.js';
 import type { ShutdownReason } from '../shutdown-reason.js';
@@ -14,7 +15,7 @@ const YOUNG_GENERATION_MB = 32;
 /** A worker thread running `entry`, with a heap limit of `heapMb`. */
 export function spawn(init: IsolateInit, heapMb: number): Worker {
   return new Worker(ENTRY, {
-    workerData: init,
+    workerData: { ...init, log: init.log ?? logDestination() } satisfies IsolateInit,
     resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.min(YOUNG_GENERATION_MB, Math.max(4, heapMb / 4)) },
     stdout: false,
     stderr: false,

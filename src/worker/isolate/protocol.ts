@@ -1,4 +1,5 @@
 import type { ErrorInfo } from '../../errors.js';
+import type { LogDestination } from '../../log/logger.js';
 import type { SettingsOverrides, WorkerSettings } from '../options.js';
 import type { DeliveryData, Settlement } from '../settlement.js';
 import type { ShutdownReason } from '../shutdown-reason.js';
@@ -12,6 +13,8 @@ export interface IsolateInit {
   overrides?: SettingsOverrides;
   /** Fields on every log line (worker, queue). */
   logBase: Record<string, unknown>;
+  /** How the main thread writes its lines (a thread's stdout is never a TTY): the isolate writes alike. */
+  log?: LogDestination;
 }
 
 /** One callback's news: its settlement, its end (`done`), or both in one record. */
