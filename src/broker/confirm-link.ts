@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Channel, ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
 import { sleep, systemClock, type Clock } from '../clock.js';
 import { Deadline, raceDeadline } from '../deadline.js';
@@ -66,6 +67,8 @@ export class ConfirmLink {
   constructor(options: ConfirmLinkOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    // every publish waiting for a connection listens to it: dozens at once are normal, not a leak
+    setMaxListeners(0, this.#closing.signal);
   }
 
   /** The reason RabbitMQ gave when it blocked publishing (a resource alarm), or undefined. */
