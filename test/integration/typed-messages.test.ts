@@ -106,7 +106,6 @@ describe('typed messages: one schema for the worker and the publisher', () => {
 
   it('a reason with hundreds of failing paths names them within the header cap', async () => {
     const name = queue('typed-many');
-    const definition = resizeQueue(name);
     const worker = await start(RESIZE, name);
     await publish(name, { id: 1, width: 1, tags: Array.from({ length: 300 }, (_, i) => i) }, { messageId: 'many' });
     const dead = await deadLetters(name, 1);
