@@ -1,5 +1,6 @@
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { ConfigError, ErrorCode, RabbitWorkerError } from '../errors.js';
+import { startReplaySpan } from '../tracing/spans.js';
 import { deadLetterQueueName } from './topology.js';
 
 /** One message of `<queue>.dlq`, as `list` shows it. */
@@ -263,14 +264,18 @@ export async function replayDeadLetters(connection: ChannelModel, queue: string,
       if (wanted !== undefined && (id === undefined || !wanted.has(id) || selected >= total)) return;
       selected++;
       if (id !== undefined) found.add(id);
+      const headers = cleanReplayHeaders(message.properties.headers as Record<string, unknown> | undefined);
+      // with tracing on: a new `send` span, linked to the trace the message first ran in
+      const span = startReplaySpan({ queue, routingKey: queue, messageId: id, bodySize: message.content.byteLength }, headers);
       const publishOptions: Options.Publish = {
         ...(definedProperties(message) as Options.Publish),
-        headers: cleanReplayHeaders(message.properties.headers as Record<string, unknown> | undefined),
+        headers,
         deliveryMode: 2,
         persistent: true,
         mandatory: true,
       };
       channel.publish('', queue, message.content, publishOptions, (error) => {
+        span?.end(error ?? undefined);
         // A return comes before its confirm: after one, leave every later dead letter where it is.
         if (error !== null && error !== undefined) failure ??= new RabbitWorkerError(ErrorCode.PUBLISH_REFUSED, `the broker refused a replayed message for "${queue}"`, { cause: error });
         activity.touch();
