@@ -119,7 +119,7 @@ export abstract class WorkerTask {
       reason,
       messageId: message.messageId,
       attempt: message.attempt,
-      ...(error !== undefined ? { err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) } : {}),
+      ...(error !== undefined ? { err: error } : {}),
     });
     if (!message.settled) message.nack();
   }
