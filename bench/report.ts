@@ -94,6 +94,8 @@ function targets(r: Results): Target[] {
       if (has('rw-thread')) list.push({ name: `${key}: defaults (thread) ÷ raw amqplib`, value: ratio('rw-thread'), goal: 1.1, atLeast: true, unit: '×' });
       // issue 11: metrics on by default cost at most 3 % of the drain rate (paired rounds: drift cancels)
       if (has('rw-thread') && has('rw-nometrics')) list.push({ name: `${key}: metrics on ÷ metrics off (paired)`, value: pairedRatio(r.drains, 'rw-thread', 'rw-nometrics', key), goal: 0.97, atLeast: true, unit: '×' });
+      // issue 11: the cost of tracing, measured: a span per message (SDK with a batch processor) ÷ no provider
+      if (has('rw-thread') && has('rw-tracing')) list.push({ name: `${key}: tracing on ÷ tracing off (paired)`, value: pairedRatio(r.drains, 'rw-tracing', 'rw-thread', key), goal: 0.9, atLeast: true, unit: '×' });
     } else if (cell.prefetch === 1) {
       for (const id of ['rw-thread', 'rw-none'].filter(has)) list.push({ name: `${key}: ${id} ÷ raw amqplib`, value: ratio(id), goal: 0.95, atLeast: true, unit: '×' });
     }

@@ -31,8 +31,9 @@ const HELP = `npm run bench -- [options]
   --messages N        messages per drain at prefetch 100 (default 50000)
   --messages-p1 N     messages per drain at prefetch 1 (default 10000)
   --rounds R          alternating rounds (default 3)
-  --only a,b          systems: amqplib,rw-thread,rw-nometrics,rw-none,rascal,rabbitmq-client,bullmq
-                      (amqplib always runs); "metrics" = rw-thread,rw-nometrics (the cost of metrics)
+  --only a,b          systems: amqplib,rw-thread,rw-nometrics,rw-tracing,rw-none,rascal,rabbitmq-client,bullmq
+                      (amqplib always runs); "metrics" = rw-thread,rw-nometrics (the cost of metrics);
+                      "tracing" = rw-thread,rw-tracing (the cost of tracing)
   --sections s        drain,latency,cost (default all)
   --queue-types t     quorum,classic (default both)
   --prefetch p        100,1 (default both)

@@ -80,6 +80,24 @@ export const rabbitWorkerNoMetricsSystem: System = {
   isDone: (line) => message(line).startsWith('stopping (max-messages)'),
 };
 
+/** The SDK preload of `rw-tracing` (bench/workers/otel-preload.mjs). */
+const OTEL_PRELOAD = worker('otel-preload.mjs');
+
+/**
+ * The defaults with tracing on: an OpenTelemetry SDK registered through `--import` (a batch processor, a
+ * dropping exporter), so that every message gets its `process` span. Paired with `rw-thread` (no provider:
+ * tracing off) it measures what tracing costs per message. Drain only.
+ */
+export const rabbitWorkerTracingSystem: System = {
+  id: 'rw-tracing',
+  label: 'rabbit-worker (defaults, tracing on)',
+  backend: 'rabbitmq',
+  latency: false,
+  command: (job): ChildCommand => ({ command: process.execPath, args: ['--import', OTEL_PRELOAD, ...rabbitWorkerArgs(job, 'thread')], env: rabbitWorkerEnv(job) }),
+  isConsuming: (line) => message(line).startsWith('consuming '),
+  isDone: (line) => message(line).startsWith('stopping (max-messages)'),
+};
+
 export function rabbitWorkerSystem(isolation: 'thread' | 'none', variant?: RabbitWorkerVariant): System {
   const root = variant?.root ?? ROOT;
   return {
