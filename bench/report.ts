@@ -70,7 +70,8 @@ function drainTables(r: Results): string[] {
 interface Target {
   name: string;
   value: number;
-  goal: number;
+  /** undefined: measured, no goal set (the issue asks for the figure, not a bound) */
+  goal?: number;
   /** true when higher is better */
   atLeast: boolean;
   unit: string;
@@ -94,8 +95,8 @@ function targets(r: Results): Target[] {
       if (has('rw-thread')) list.push({ name: `${key}: defaults (thread) ÷ raw amqplib`, value: ratio('rw-thread'), goal: 1.1, atLeast: true, unit: '×' });
       // issue 11: metrics on by default cost at most 3 % of the drain rate (paired rounds: drift cancels)
       if (has('rw-thread') && has('rw-nometrics')) list.push({ name: `${key}: metrics on ÷ metrics off (paired)`, value: pairedRatio(r.drains, 'rw-thread', 'rw-nometrics', key), goal: 0.97, atLeast: true, unit: '×' });
-      // issue 11: the cost of tracing, measured: a span per message (SDK with a batch processor) ÷ no provider
-      if (has('rw-thread') && has('rw-tracing')) list.push({ name: `${key}: tracing on ÷ tracing off (paired)`, value: pairedRatio(r.drains, 'rw-tracing', 'rw-thread', key), goal: 0.9, atLeast: true, unit: '×' });
+      // issue 11: the cost of tracing, measured (no goal): a span per message (SDK, batch processor) ÷ no provider
+      if (has('rw-thread') && has('rw-tracing')) list.push({ name: `${key}: tracing on ÷ tracing off (paired)`, value: pairedRatio(r.drains, 'rw-tracing', 'rw-thread', key), atLeast: true, unit: '×' });
     } else if (cell.prefetch === 1) {
       for (const id of ['rw-thread', 'rw-none'].filter(has)) list.push({ name: `${key}: ${id} ÷ raw amqplib`, value: ratio(id), goal: 0.95, atLeast: true, unit: '×' });
     }
@@ -116,6 +117,10 @@ function targets(r: Results): Target[] {
 function targetLines(r: Results): string[] {
   const out = ['| target | measured | goal | met? |', '| --- | ---: | ---: | --- |'];
   for (const t of targets(r)) {
+    if (t.goal === undefined) {
+      out.push(`| ${t.name} | ${t.value.toFixed(2)}${t.unit} | — | measured |`);
+      continue;
+    }
     const met = t.atLeast ? t.value >= t.goal : t.value <= t.goal;
     const digits = t.unit === '×' ? 2 : t.unit === ' ms' && t.goal < 10 ? 2 : 0;
     const pct = (t.value / t.goal - 1) * 100;

@@ -266,7 +266,7 @@ export async function replayDeadLetters(connection: ChannelModel, queue: string,
       if (id !== undefined) found.add(id);
       const headers = cleanReplayHeaders(message.properties.headers as Record<string, unknown> | undefined);
       // with tracing on: a new `send` span, linked to the trace the message first ran in
-      const span = startReplaySpan({ queue, routingKey: queue, messageId: id, bodySize: message.content.byteLength }, headers);
+      const span = startReplaySpan({ queue, routingKey: queue, messageId: id }, headers);
       const publishOptions: Options.Publish = {
         ...(definedProperties(message) as Options.Publish),
         headers,

@@ -156,7 +156,7 @@ export class Publisher {
   /** Publishes within a `send <queue>` span when tracing is on (its context goes in the headers). */
   async #send(outgoing: Outgoing, deadline: Deadline, delayMs: number | undefined, onConfirmed?: (channel: ConfirmChannel) => void): Promise<void> {
     const { queue, body, properties } = outgoing;
-    const span = startSendSpan({ queue, routingKey: queue, messageId: properties.messageId, correlationId: properties.correlationId, bodySize: body.byteLength }, properties.headers);
+    const span = startSendSpan({ queue, routingKey: queue, messageId: properties.messageId, correlationId: properties.correlationId }, properties.headers);
     try {
       if (delayMs !== undefined) await this.#delays.send(queue, delayMs, body, properties, deadline);
       else {

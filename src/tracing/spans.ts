@@ -1,4 +1,4 @@
-import type { Attributes, Context, Link, Span, TextMapGetter } from '@opentelemetry/api';
+import type { Attributes, Context, Link, Span, TextMapGetter, Tracer } from '@opentelemetry/api';
 import { otel, TRACER_NAME, type OtelApi } from './otel.js';
 
 /**
@@ -14,7 +14,6 @@ export interface TracedMessage {
   routingKey: string;
   messageId: string | undefined;
   correlationId?: string | undefined;
-  bodySize: number;
 }
 
 /** A span in progress; `end()` once. */
@@ -44,12 +43,18 @@ function attributes(message: TracedMessage, operation: 'send' | 'process', extra
     'messaging.operation.name': operation === 'send' ? 'publish' : 'process',
     'messaging.destination.name': message.queue,
     'messaging.rabbitmq.destination.routing_key': message.routingKey,
-    'messaging.message.body.size': message.bodySize,
     ...extra,
   };
   if (message.messageId !== undefined) out['messaging.message.id'] = message.messageId;
   if (message.correlationId !== undefined) out['messaging.message.conversation_id'] = message.correlationId;
   return out;
+}
+
+/** The tracer, got once per API copy (getting it per message costs a lookup and an object). */
+let tracer: { api: typeof OtelApi; tracer: Tracer } | undefined;
+function tracerOf(api: typeof OtelApi): Tracer {
+  if (tracer?.api !== api) tracer = { api, tracer: api.trace.getTracer(TRACER_NAME) };
+  return tracer.tracer;
 }
 
 function wrap(api: typeof OtelApi, span: Span, context: Context): MessageSpan {
@@ -79,7 +84,7 @@ export function startSendSpan(message: TracedMessage, headers: Record<string, un
   const api = otel();
   if (api === undefined) return undefined;
   const parent = api.context.active();
-  const span = api.trace.getTracer(TRACER_NAME).startSpan(
+  const span = tracerOf(api).startSpan(
     `send ${message.queue}`,
     { kind: api.SpanKind.PRODUCER, attributes: attributes(message, 'send', options.attributes ?? {}), ...(options.links !== undefined ? { links: options.links } : {}) },
     parent,
@@ -97,7 +102,7 @@ export function startProcessSpan(message: TracedMessage, headers: Record<string,
   const api = otel();
   if (api === undefined) return undefined;
   const parent = api.propagation.extract(api.ROOT_CONTEXT, headers, headerGetter);
-  const span = api.trace.getTracer(TRACER_NAME).startSpan(
+  const span = tracerOf(api).startSpan(
     `process ${message.queue}`,
     { kind: api.SpanKind.CONSUMER, attributes: attributes(message, 'process', { 'rabbit_worker.attempt': attempt }) },
     parent,

@@ -35,7 +35,7 @@ export function invokeCallback(task: WorkerTask, adapter: MessageAdapter, done: 
 }
 
 function processSpan(adapter: MessageAdapter): MessageSpan | undefined {
-  const message = { queue: adapter.queue, routingKey: adapter.routingKey, messageId: adapter.messageId, correlationId: adapter.properties.correlationId, bodySize: adapter.body.byteLength };
+  const message = { queue: adapter.queue, routingKey: adapter.routingKey, messageId: adapter.messageId, correlationId: adapter.properties.correlationId };
   return startProcessSpan(message, adapter.headers, adapter.attempt);
 }
 
