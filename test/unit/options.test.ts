@@ -13,6 +13,12 @@ describe('normalizeSettings', () => {
     assert.equal(DEFAULT_SETTINGS.queueType, 'quorum');
   });
 
+  it('takes maxPriority on a classic queue (0 = none, the default)', () => {
+    assert.equal(DEFAULT_SETTINGS.maxPriority, 0);
+    assert.equal(normalizeSettings({ queue: 'q', queueType: 'classic', maxPriority: 10 }).maxPriority, 10);
+    assert.deepEqual(overridesFromFlags({ maxPriority: '3' }), { maxPriority: 3 });
+  });
+
   it('lets overrides win over the worker, and ignores undefined', () => {
     const s = normalizeSettings({ queue: 'q', ttl: 10, prefetch: 5 }, { ttl: 20, prefetch: undefined });
     assert.equal(s.ttl, 20);
@@ -28,6 +34,8 @@ describe('normalizeSettings', () => {
     [{ queue: 'q', queueType: 'stream' }, /^queueType: /],
     [{ queue: 'q', spareMemoryMultiplier: 0 }, /^spareMemoryMultiplier: /],
     [{ queue: 'q', bogus: 1 }, /unknown setting "bogus"/],
+    [{ queue: 'q', maxPriority: 256, queueType: 'classic' }, /^maxPriority: /],
+    [{ queue: 'q', maxPriority: 5 }, /^maxPriority: priorities need queueType 'classic'/],
   ] as const) {
     it(`rejects ${JSON.stringify(input)} with a one-line ConfigError`, () => {
       assert.throws(() => normalizeSettings(input as never), (error: Error) => {
