@@ -59,7 +59,10 @@ export function serializeError(value: unknown): unknown {
     const { name, message, stack, code, ...rest } = value;
     return { type: typeof name === 'string' ? name : 'Error', message, ...(typeof stack === 'string' ? { stack } : {}), ...(code !== undefined ? { code } : {}), ...rest };
   }
-  return stdSerializers.err(value as Error);
+  const serialized = stdSerializers.err(value as Error) as unknown;
+  // An Error rebuilt from ErrorInfo (fromErrorInfo) is a plain Error named after the original: say that name.
+  if (value instanceof Error && value.constructor === Error && value.name !== 'Error' && typeof serialized === 'object' && serialized !== null) (serialized as { type?: unknown }).type = value.name;
+  return serialized;
 }
 
 /** Builds a pino logger with the `critical` level; JSON lines carry the level as a word (`"level":"critical"`). */

@@ -18,7 +18,7 @@ describe('log lines', () => {
     assert.equal(serializeError('plain text'), 'plain text');
   });
 
-  it('inside a callback the mixin names the message; the line's own fields win, each key once', () => {
+  it("inside a callback the mixin names the message; the line's own fields win, each key once", () => {
     assert.deepEqual(mergeMixin({ a: 1 }, messageMixin()), { a: 1 }, 'outside a callback: the line as it is');
     messageContext.run({ messageId: 'm1', attempt: 2 }, () => {
       assert.deepEqual(mergeMixin({ a: 1 }, messageMixin()), { messageId: 'm1', attempt: 2, a: 1 });
