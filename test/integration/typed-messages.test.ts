@@ -4,6 +4,7 @@ import { ErrorCode, InvalidPayloadError, Publisher, defineQueue } from '../../sr
 import { depth, drain, eventually, publish } from '../helpers/broker.js';
 import { consuming, fixture, runWorker, type Proc } from '../helpers/process.js';
 import { testScope } from '../helpers/scope.js';
+import { freePort } from '../helpers/sup-harness.js';
 import { asyncQueue, noteQueue, resizeQueue } from '../fixtures/typed/queues.js';
 
 const RESIZE = fixture('typed/resize-worker.ts');
@@ -34,7 +35,8 @@ describe('typed messages: one schema for the worker and the publisher', () => {
     it(`zod (isolation ${isolation}): a valid payload reaches the callback typed; an invalid one goes to the dlq with every failing path, unrun`, async () => {
       const name = queue(`typed-zod-${isolation}`);
       const definition = resizeQueue(name);
-      const worker = await start(RESIZE, name, ['--isolation', isolation]);
+      const httpPort = await freePort();
+      const worker = await start(RESIZE, name, ['--isolation', isolation, '--http-port', String(httpPort)]);
       await publisher.to(definition).publish({ id: 1, width: 30 }, { messageId: 'valid' });
       // what another application (or an older version) could send: past the publisher's check
       await publish(name, { id: 'two', width: -3, tags: ['a', 7], extra: true }, { messageId: 'invalid', contentType: 'application/json' });
@@ -51,6 +53,10 @@ describe('typed messages: one schema for the worker and the publisher', () => {
       assert.equal(valid?.tags, 0);
       assert.equal(worker.lines.filter((l) => l.msg === 'resizing' && l.messageId !== 'valid').length, 0, 'the callback never ran for the invalid ones');
       assert.ok(worker.lines.some((l) => l.level === 'warn' && l.messageId === 'invalid' && /dead-lettered/.test(String(l.msg))));
+      // the dead-letter metric's fixed reasons tell a schema failure from a body that is not JSON
+      const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      assert.match(metrics, /rabbit_worker_dead_lettered_total\{[^}]*reason="invalid_payload"[^}]*\} 1\n/);
+      assert.match(metrics, /rabbit_worker_dead_lettered_total\{[^}]*reason="malformed"[^}]*\} 1\n/);
       worker.kill('SIGTERM');
       assert.equal((await worker.exit()).code, 0);
     });
