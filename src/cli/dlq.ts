@@ -6,17 +6,16 @@ import { bodyOf, deadLetterDepth, listDeadLetters, purgeDeadLetters, replayDeadL
 
 export { bodyOf };
 import { deadLetterQueueName } from '../broker/topology.js';
-import { parseUrls } from '../broker/url.js';
 import { ConfigError } from '../errors.js';
 import { formatCount, ProgressLine } from './progress.js';
-import { connectOptionFlags, positiveInt } from './shared-options.js';
+import { connectOptionFlags, positiveInt, urlsFrom } from './shared-options.js';
 
 type Flags = Record<string, unknown>;
 
 /** Runs `fn` on a connection made with `--url`/`--connect-attempts` (exit 3 when nothing answers). */
 async function withConnection<T>(flags: Flags, fn: (connection: ChannelModel) => Promise<T>): Promise<T> {
   const connection = await connect({
-    urls: parseUrls(typeof flags.url === 'string' ? flags.url : undefined),
+    urls: urlsFrom(flags),
     attempts: positiveInt(flags.connectAttempts, '--connect-attempts', 5),
     name: `rabbit-worker dlq pid ${process.pid}`,
   });
