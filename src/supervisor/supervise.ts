@@ -4,6 +4,7 @@ import { createPino, Logger } from '../log/logger.js';
 import { loadConfig } from './config.js';
 import { startControlServer } from './control-server.js';
 import { outputFormat } from './output.js';
+import { startSchedules } from './schedules/start.js';
 import { Supervisor, type ReloadSummary } from './supervisor.js';
 
 export interface SuperviseOptions {
@@ -22,12 +23,15 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   const config = await loadConfig(options.config);
   const logger = new Logger(createPino({ base: { worker: 'supervisor' } }));
   const supervisor = new Supervisor(config, { logger, format: outputFormat() });
+  const schedules = startSchedules(config, logger);
 
   let reloading: Promise<ReloadSummary> | undefined;
   const reload = (): Promise<ReloadSummary> => {
     reloading ??= (async () => {
       try {
-        return supervisor.reload(await loadConfig(config.path));
+        const next = await loadConfig(config.path);
+        schedules.update(next);
+        return supervisor.reload(next);
       } finally {
         reloading = undefined;
       }
@@ -52,7 +56,11 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
       }
       firstSignalAt = Date.now();
       logger.info(`${signal} received: stopping every process gracefully (send it again to kill them)`);
-      void supervisor.stop().then(() => resolve());
+      // schedules first: the next supervisor of the group takes the token over while these workers drain
+      void schedules
+        .stop()
+        .then(() => supervisor.stop())
+        .then(() => resolve());
     };
   });
   const onHup = (): void => {

@@ -19,7 +19,7 @@ export async function freePort(): Promise<number> {
 export class SupConfig {
   readonly dir = mkdtempSync(join(tmpdir(), 'rw-sup-'));
   readonly path = join(this.dir, 'rabbit-worker.config.yaml');
-  constructor(public value: { workers: Record<string, Record<string, unknown>>; control: { port: number } }) {
+  constructor(public value: { workers: Record<string, Record<string, unknown>>; control: { port: number }; [key: string]: unknown }) {
     this.write();
   }
   write(): void {
