@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Logger, createPino } from '../../src/log/logger.js';
+import { parseConfig } from '../../src/supervisor/config.js';
 import { parseEvery, resolveSchedules, scheduleSchema, type ScheduleConfig } from '../../src/supervisor/schedules/schedule-config.js';
 import { RETRY_MS, Ticker } from '../../src/supervisor/schedules/ticker.js';
 import { decide, latestTick, nextTick, tickMessageId } from '../../src/supervisor/schedules/ticks.js';
@@ -39,6 +40,16 @@ describe('schedule config', () => {
     assert.match(issues({ queue: 'q', every: '5m', missed: 'all' }), /^missed: /);
     assert.match(issues({ queue: 'q', every: '5m', later: 1 }), /later/);
     assert.equal(issues({ queue: 'q', cron: '0 3 * * *', timezone: 'Europe/Paris', missed: 'latest', payload: { a: 1 } }), '');
+  });
+
+  it('a config file takes schedules: and scheduler:, and names the bad entry', () => {
+    const config = parseConfig({ workers: {}, schedules: { nightly: { queue: 'reports', cron: '0 3 * * *', timezone: 'Europe/Paris', missed: 'latest' } }, scheduler: { group: 'billing' } }, '/x/rabbit-worker.config.yaml');
+    assert.deepEqual(config.schedules, [{ name: 'nightly', queue: 'reports', trigger: { kind: 'cron', pattern: '0 3 * * *', timezone: 'Europe/Paris' }, payload: {}, missed: 'latest' }]);
+    assert.deepEqual(config.scheduler, { group: 'billing' });
+    assert.deepEqual(parseConfig({ workers: {} }, '/x/c.yaml').schedules, [], 'none by default');
+    assert.throws(() => parseConfig({ workers: {}, schedules: { 'a b': { queue: 'q', every: '5m' } } }, '/x/c.yaml'), /schedules\."a b": schedule names are/);
+    assert.throws(() => parseConfig({ workers: {}, schedules: { a: { queue: 'q', every: 'often' } } }, '/x/c.yaml'), /schedules\.a\.every: expected a duration/);
+    assert.throws(() => parseConfig({ workers: {}, scheduler: { group: 'a/b' } }, '/x/c.yaml'), /scheduler\.group/);
   });
 
   it('resolves entries sorted by name, with defaults', () => {
