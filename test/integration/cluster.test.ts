@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { Publisher } from '../../src/index.js';
-import { killVm, nodeOfConnection, quorumLeader, quorumMembers, restart, startApp, stopApp, waitRunning, type BrokerNode, type Cluster } from '../harness/index.js';
+import { killVm, nodeOfConnection, quorumLeader, quorumMembers, restart, runningPid, startApp, stopApp, waitRunning, type BrokerNode, type Cluster } from '../harness/index.js';
 import { eventually, uniqueQueue } from '../helpers/broker.js';
 import { privateBrokers } from '../helpers/private-broker.js';
 import { consuming, fixture, runWorker, type Proc } from '../helpers/process.js';
@@ -145,9 +145,13 @@ describe('cluster: workers and a publisher fail over between the nodes of a 3-no
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const reconnectsBefore = workers.map((w) => w.messages('reconnected; consuming again').length);
     const faultAt = Date.now();
-    await fault(stream);
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    await stream.stop();
+    try {
+      await fault(stream);
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+    } finally {
+      // also when the fault failed: a stream left publishing would keep the file from ending
+      await stream.stop();
+    }
     const confirmed = [...stream.confirmed];
     await eventually(() => {
       const handled = new Set(handledLines(workers, `${name}-`).map((h) => h.id));
@@ -239,7 +243,13 @@ describe('cluster: workers and a publisher fail over between the nodes of a 3-no
       // while it is away, consuming goes on elsewhere: checked in the middle of the outage
       await eventually(async () => (await workerNodes()).length === 2, 30_000, 'both workers consuming on other nodes');
       while (Date.now() - stoppedAt < 60_000) await new Promise((resolve) => setTimeout(resolve, 500));
-      await startApp(victim);
+      if (runningPid(victim) === undefined) {
+        // seen once on the shared machine: the stopped node's VM was gone when its minute was up (not this
+        // test's doing); the node still returns, on its data, and the report says so
+        report.push(`down-60s: the VM of ${victim.name} was gone after its minute away; restarted on its data instead of start_app`);
+        await restart(victim);
+        await waitRunning(cluster.nodes, undefined, 120_000);
+      } else await startApp(victim);
     });
     await eventually(async () => (await quorumMembers(cluster, queue)).online.length === 3, 60_000, 'the returned replica online');
     assert.equal(figures.lost, 0);
