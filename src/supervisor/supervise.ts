@@ -56,11 +56,8 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
       }
       firstSignalAt = Date.now();
       logger.info(`${signal} received: stopping every process gracefully (send it again to kill them)`);
-      // schedules first: the next supervisor of the group takes the token over while these workers drain
-      void schedules
-        .stop()
-        .then(() => supervisor.stop())
-        .then(() => resolve());
+      // side by side: the schedules hand their token to the next supervisor while these workers drain
+      void Promise.all([schedules.stop(), supervisor.stop()]).then(() => resolve());
     };
   });
   const onHup = (): void => {

@@ -96,6 +96,8 @@ describe('schedules: one leader across supervisors, elected through the broker',
     await eventually(() => fired(c).length >= 2, 30_000, 'ticks fired by the third', c);
     assert.equal(Math.min(...fired(c).map(tickOf)), lastOfB + PERIOD_MS, 'the token was handed over with the state: the next tick, once');
 
+    const bootstraps = sups.filter((sup) => sup.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('schedules: wrote the first leader token')));
+    assert.equal(bootstraps.length, 1, 'one token was written, by the first supervisor; the others found it');
     // on the queue: every tick exactly once, on the grid, with the ids every host computes
     await eventually(() => arrivals.length >= fired(a).length + fired(b).length + fired(c).length, 10_000, 'every fired tick in the queue');
     const ids = arrivals.map((r) => r.id);
