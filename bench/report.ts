@@ -19,7 +19,10 @@ export interface Results {
   latency: LatencySample[];
   latencySystems: System[];
   costs: CostSample[];
-  supervisor: SupervisorCost | undefined;
+  /** The systems of the cost section: those above, and the variants of rabbit-worker measured only there. */
+  costSystems: System[];
+  /** Supervisor runs, one per variant and round. */
+  supervisor: SupervisorCost[];
   notes: string[];
 }
 
@@ -89,6 +92,8 @@ function targets(r: Results): Target[] {
         list.push({ name: `${key}: isolation none ÷ best peer (${bestId})`, value: medianRate(r.drains, 'rw-none', key) / best, goal: 1.2, atLeast: true, unit: '×' });
       }
       if (has('rw-thread')) list.push({ name: `${key}: defaults (thread) ÷ raw amqplib`, value: ratio('rw-thread'), goal: 1.1, atLeast: true, unit: '×' });
+      // issue 11: metrics on by default cost at most 3 % of the drain rate (paired rounds: drift cancels)
+      if (has('rw-thread') && has('rw-nometrics')) list.push({ name: `${key}: metrics on ÷ metrics off (paired)`, value: pairedRatio(r.drains, 'rw-thread', 'rw-nometrics', key), goal: 0.97, atLeast: true, unit: '×' });
     } else if (cell.prefetch === 1) {
       for (const id of ['rw-thread', 'rw-none'].filter(has)) list.push({ name: `${key}: ${id} ÷ raw amqplib`, value: ratio(id), goal: 0.95, atLeast: true, unit: '×' });
     }
@@ -140,24 +145,32 @@ function costLines(r: Results): string[] {
   const out: string[] = [];
   if (r.costs.length > 0) {
     out.push(`Spawn → "consuming" with an empty quorum queue (loading, connecting, declaring included), then idle RSS (VmRSS of the process, isolate thread included) ${5} s later; ${r.options.coldStarts} alternating run(s), medians (min–max).`, '');
-    out.push('| process | cold start ms | idle RSS MB |', '| --- | ---: | ---: |');
+    out.push('| process | cold start ms | CPU ms until consuming | idle RSS MB |', '| --- | ---: | ---: | ---: |');
     const ids = [...new Set(r.costs.map((c) => c.system))];
     for (const id of ids) {
       const runs = r.costs.filter((c) => c.system === id && c.error === undefined);
-      const label = r.systems.find((s) => s.id === id)?.label ?? id;
-      const range = (k: 'coldStartMs' | 'idleRssMb', d: number): string =>
-        runs.length === 0 ? 'n/a' : `${median(runs.map((c) => c[k])).toFixed(d)} (${Math.min(...runs.map((c) => c[k])).toFixed(d)}–${Math.max(...runs.map((c) => c[k])).toFixed(d)})`;
-      out.push(`| ${label} | ${range('coldStartMs', 0)} | ${range('idleRssMb', 1)} |`);
+      const label = r.costSystems.find((s) => s.id === id)?.label ?? id;
+      const range = (k: 'coldStartMs' | 'coldStartCpuMs' | 'idleRssMb', d: number): string => {
+        const values = runs.map((c) => c[k] ?? Number.NaN);
+        return runs.length === 0 ? 'n/a' : `${median(values).toFixed(d)} (${Math.min(...values).toFixed(d)}–${Math.max(...values).toFixed(d)})`;
+      };
+      out.push(`| ${label} | ${range('coldStartMs', 0)} | ${range('coldStartCpuMs', 0)} | ${range('idleRssMb', 1)} |`);
     }
     out.push('');
   }
-  if (r.supervisor !== undefined) {
-    const s = r.supervisor;
-    out.push(
-      s.measured
-        ? `\`rabbit-worker supervise\` with 4 children: 4 consuming after ${s.startMs?.toFixed(0)} ms; RSS ${s.totalRssMb?.toFixed(1)} MB in total (supervisor ${s.supervisorRssMb?.toFixed(1)} MB; ${s.note}).`
-        : `\`rabbit-worker supervise\` with 4 children: ${s.note}.`,
-    );
+  const failed = r.supervisor.find((s) => !s.measured);
+  if (failed !== undefined) out.push(`\`rabbit-worker supervise\` with 4 children: ${failed.note}.`);
+  else if (r.supervisor.length > 0) {
+    out.push('`rabbit-worker supervise` with one type of 4 processes: spawn of the supervisor → the 4th "consuming" line, then the RSS of the supervisor and its children summed; medians (min–max) over the runs, variants alternating.', '');
+    out.push('| supervisor | runs | 4 consuming after ms | CPU ms until then | total RSS MB | supervisor RSS MB |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const variant of [...new Set(r.supervisor.map((s) => s.variant))]) {
+      const runs = r.supervisor.filter((s) => s.variant === variant);
+      const range = (k: 'startMs' | 'startCpuMs' | 'totalRssMb' | 'supervisorRssMb', d: number): string => {
+        const values = runs.map((s) => s[k] ?? Number.NaN);
+        return `${median(values).toFixed(d)} (${Math.min(...values).toFixed(d)}–${Math.max(...values).toFixed(d)})`;
+      };
+      out.push(`| ${runs[0]?.label ?? variant ?? 'rabbit-worker'} | ${runs.length} | ${range('startMs', 0)} | ${range('startCpuMs', 0)} | ${range('totalRssMb', 1)} | ${range('supervisorRssMb', 1)} |`);
+    }
   }
   return out.length > 0 ? out : ['Not run in this invocation.'];
 }
@@ -174,7 +187,7 @@ export function renderMarkdown(r: Results): string {
     `- rabbit-worker ${m.rabbitWorker} (commit ${m.commit}); ${Object.entries(m.packages).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `- Drain: ${fmtInt(r.options.messages)} messages at prefetch 100, ${fmtInt(r.options.messagesP1)} at prefetch 1 (fewer, because a prefetch-1 consumer is ~10× slower per message); ${r.options.rounds} round(s)`,
     '',
-    '## Targets of issue 5',
+    '## Targets of issues 5 and 11',
     '',
     ...targetLines(r),
     '',

@@ -12,11 +12,12 @@ import { BrokerAdmin } from './lib/broker.js';
 import { killAllChildren } from './lib/children.js';
 import { machineInfo } from './lib/machine.js';
 import { ensureRedis } from './lib/redis.js';
-import { measureSupervisor, runColdStarts } from './cost.js';
+import { measureSupervisors, runColdStarts } from './cost.js';
 import { runDrains } from './drain.js';
 import { runLatency } from './latency.js';
 import { renderMarkdown, type Results } from './report.js';
-import { BASELINE_ID, SYSTEMS } from './systems/index.js';
+import { BASELINE_ID, SYSTEM_GROUPS, SYSTEMS } from './systems/index.js';
+import { rabbitWorkerSystem, type RabbitWorkerVariant } from './systems/rabbit-worker.js';
 import type { System } from './systems/types.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -24,10 +25,20 @@ const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
 function pickSystems(options: BenchOptions): System[] {
   if (options.only === undefined) return SYSTEMS;
-  const unknown = options.only.filter((id) => !SYSTEMS.some((s) => s.id === id));
+  const only = options.only.flatMap((id) => SYSTEM_GROUPS[id] ?? [id]);
+  const unknown = only.filter((id) => !SYSTEMS.some((s) => s.id === id));
   if (unknown.length > 0) throw new Error(`--only: unknown system(s) ${unknown.join(', ')}; known: ${SYSTEMS.map((s) => s.id).join(', ')}`);
   // The baseline always runs: every figure is a ratio to it.
-  return SYSTEMS.filter((s) => s.id === BASELINE_ID || options.only?.includes(s.id));
+  return SYSTEMS.filter((s) => s.id === BASELINE_ID || only.includes(s.id));
+}
+
+/** Extra rabbit-worker starts of the cost section: an empty compile cache; the --base checkout. */
+function costVariants(options: BenchOptions, systems: System[]): RabbitWorkerVariant[] {
+  if (!systems.some((s) => s.id === 'rw-thread')) return [];
+  return [
+    { id: 'rw-thread-nocache', label: 'rabbit-worker (defaults), compile cache emptied first', coldCache: true },
+    ...(options.base !== undefined ? [{ id: 'rw-thread-base', label: `rabbit-worker (defaults) of ${options.base}`, root: options.base }] : []),
+  ];
 }
 
 async function main(): Promise<number> {
@@ -71,9 +82,16 @@ async function main(): Promise<number> {
     const drains = options.sections.includes('drain') ? await runDrains(systems, ctx, log) : [];
     const latencySystems = systems.filter((s) => s.latency);
     const latency = options.sections.includes('latency') ? await runLatency(latencySystems, ctx, log) : [];
-    const costSystems = systems.filter((s) => s.latency); // amqplib as reference, and the two rabbit-worker modes
+    // amqplib as reference, the two rabbit-worker modes, and the same worker with an empty compile cache (and
+    // from the --base checkout): the cost of the first start after a deploy, and what this checkout changed
+    const variants = costVariants(options, systems);
+    const costSystems = [...systems.filter((s) => s.latency), ...variants.map((v) => rabbitWorkerSystem('thread', v))];
     const costs = options.sections.includes('cost') ? await runColdStarts(costSystems, ctx, log) : [];
-    const supervisor = options.sections.includes('cost') ? await measureSupervisor(ctx, log) : undefined;
+    const supervisorVariants: RabbitWorkerVariant[] = [
+      { id: 'rw-nocache', label: 'rabbit-worker, compile cache emptied first', coldCache: true },
+      ...(options.base !== undefined ? [{ id: 'rw', label: 'rabbit-worker, compile cache warm' }, { id: 'base', label: `rabbit-worker of ${options.base}`, root: options.base }] : []),
+    ];
+    const supervisor = options.sections.includes('cost') ? await measureSupervisors(supervisorVariants, options.base !== undefined ? options.coldStarts : 1, ctx, log) : [];
     const failures = drains.filter((d) => d.error !== undefined).length + latency.filter((l) => l.error !== undefined).length + costs.filter((c) => c.error !== undefined).length;
     notes.push(`Load average (1 min) ${loadAtStart.toFixed(1)} at the start and ${(loadavg()[0] ?? 0).toFixed(1)} at the end, on ${machine.cores} cores: anything above ~1 means other work shared the machine, which widens the spread of the runs but not the alternation.`);
     if (failures > 0) notes.push(`${failures} run(s) failed and count as n/a; their errors are in the console output.`);
@@ -89,6 +107,7 @@ async function main(): Promise<number> {
       latency,
       latencySystems,
       costs,
+      costSystems,
       supervisor,
       notes,
     };

@@ -23,6 +23,8 @@ export function createQueuesView() {
     body,
   );
   const empty = h('p', { class: 'empty', text: 'No queues yet.', hidden: true });
+  // the delay levels are shared by every queue: their total is known, a queue's share is not
+  const delayedTotal = h('p', { class: 'hint', testid: 'queues-delayed-total' });
   const hint = h('p', { class: 'hint', testid: 'chart-hint', text: 'Select a queue to see its throughput and latency over the last hour.' });
 
   const throughput = createChart({
@@ -55,7 +57,7 @@ export function createQueuesView() {
     h('div', { class: 'charts' }, throughput.el, latency.el),
   );
   chartTitle.id = 'chart-queue-title';
-  section.append(h('div', { class: 'card table-card' }, h('div', { class: 'table-box' }, table, empty)), hint, chartCard);
+  section.append(h('div', { class: 'card table-card' }, h('div', { class: 'table-box' }, table, empty)), delayedTotal, hint, chartCard);
 
   /** @type {string | null} */
   let selected = null;
@@ -133,6 +135,7 @@ export function createQueuesView() {
       setText(c.inRate, formatRate(x.inRate));
       setText(c.outRate, formatRate(x.outRate));
       setText(c.delayed, formatCount(x.delayed));
+      setAttr(c.delayed, 'title', x.delayed === null ? 'The delay levels are shared by every queue: only their total is known (below the table)' : null);
       const known = typeof x.dead === 'number';
       dead.hidden = !known;
       deadText.hidden = known;
@@ -171,6 +174,8 @@ export function createQueuesView() {
     },
     /** @param {any} state */
     update(state) {
+      delayedTotal.hidden = state.delayed === undefined;
+      setText(delayedTotal, `Delayed (retries and delayed messages, every queue together): ${formatCount(state.delayed ?? null)}. The delay levels are shared, so a queue's own share is not known.`);
       empty.hidden = state.queues.length > 0;
       table.hidden = state.queues.length === 0;
       reconcile(body, state.queues, (q) => String(q.name), createRow, (row, q) => rows.get(row)?.(q));

@@ -25,6 +25,12 @@ export const ErrorCode = {
   SPARE_MEMORY_EXHAUSTED: 'SPARE_MEMORY_EXHAUSTED',
   CONSUMER_LOST: 'CONSUMER_LOST',
   SUPERVISOR_UNREACHABLE: 'SUPERVISOR_UNREACHABLE',
+  /** The control endpoint refused the request: no or a wrong token (401), read-only or a foreign Host (403). */
+  CONTROL_REFUSED: 'CONTROL_REFUSED',
+  /** A worker type the supervisor does not run. */
+  UNKNOWN_WORKER_TYPE: 'UNKNOWN_WORKER_TYPE',
+  /** The supervisor is stopping: it takes no scale or reload. */
+  SUPERVISOR_STOPPING: 'SUPERVISOR_STOPPING',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

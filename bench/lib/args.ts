@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export type Section = 'drain' | 'latency' | 'cost';
@@ -17,6 +18,8 @@ export interface BenchOptions {
   latencyRate: number;
   latencyRounds: number;
   coldStarts: number;
+  /** Another checkout of rabbit-worker (built), whose worker start and supervisor alternate with this one's in the cost section. */
+  base: string | undefined;
   quick: boolean;
   /** Markdown report path, or undefined to only print. */
   out: string | undefined;
@@ -28,11 +31,15 @@ const HELP = `npm run bench -- [options]
   --messages N        messages per drain at prefetch 100 (default 50000)
   --messages-p1 N     messages per drain at prefetch 1 (default 10000)
   --rounds R          alternating rounds (default 3)
-  --only a,b          systems: amqplib,rw-thread,rw-none,rascal,rabbitmq-client,bullmq (amqplib always runs)
+  --only a,b          systems: amqplib,rw-thread,rw-nometrics,rw-none,rascal,rabbitmq-client,bullmq
+                      (amqplib always runs); "metrics" = rw-thread,rw-nometrics (the cost of metrics)
   --sections s        drain,latency,cost (default all)
   --queue-types t     quorum,classic (default both)
   --prefetch p        100,1 (default both)
   --latency-seconds S publishing time per latency run (default 10)
+  --cold-starts N     worker starts per system in the cost section (default 5)
+  --base PATH         another checkout of rabbit-worker, built (e.g. main in a worktree): its worker start
+                      and supervisor alternate with this one's in the cost section
   --quick             smoke run: 2000 messages, 1 round, 2 s latency runs; prints only
   --out PATH          write the markdown report there (default docs/benchmarks.md for a full run;
                       --quick and --only print only unless --out is given)
@@ -61,6 +68,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'queue-types': { type: 'string' },
       prefetch: { type: 'string' },
       'latency-seconds': { type: 'string' },
+      'cold-starts': { type: 'string' },
+      base: { type: 'string' },
       quick: { type: 'boolean', default: false },
       out: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
@@ -88,7 +97,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     latencySeconds: positive(values['latency-seconds'], '--latency-seconds', quick ? 2 : 10),
     latencyRate: 1000,
     latencyRounds: quick ? 1 : 3,
-    coldStarts: quick ? 1 : 5,
+    coldStarts: positive(values['cold-starts'], '--cold-starts', quick ? 1 : 5),
+    base: values.base === undefined ? undefined : resolve(values.base),
     quick,
     out: values['no-write'] === true ? undefined : (values.out ?? defaultOut),
     amqpUrl: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** Resident set of one process in MB (VmRSS: all its threads, the callback isolate included). */
@@ -34,4 +35,23 @@ export function processTree(pid: number): number[] {
   };
   walk(pid);
   return out;
+}
+
+let ticksPerSecond: number | undefined;
+
+/**
+ * CPU time of one process in ms (user + system, all its threads, plus its children that it waited for):
+ * unlike wall time, it hardly moves when other work shares the machine.
+ */
+export function cpuMs(pid: number): number {
+  try {
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the command name: state ppid … utime(14) stime(15) cutime(16) cstime(17)
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+    return (ticks / ticksPerSecond) * 1000;
+  } catch {
+    return Number.NaN;
+  }
 }

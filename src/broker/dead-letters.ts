@@ -316,3 +316,15 @@ export async function purgeDeadLetters(connection: ChannelModel, queue: string):
 export function deadLetterDepth(connection: ChannelModel, queue: string): Promise<number> {
   return depthOf(connection, deadLetterQueueName(queue), missingDlq(queue));
 }
+
+/** The body as text when it is UTF-8 without control characters, else base64: what `--json` prints. */
+export function bodyOf(body: Buffer): { encoding: 'utf8' | 'base64'; text: string } {
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    // eslint-disable-next-line no-control-regex
+    if (!/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) return { encoding: 'utf8', text };
+  } catch {
+    // not UTF-8: base64 below
+  }
+  return { encoding: 'base64', text: body.toString('base64') };
+}

@@ -3,7 +3,9 @@ import type { ChannelModel } from 'amqplib';
 import type { Command } from 'commander';
 import { connect } from '../broker/connection.js';
 import { countDelayed } from '../broker/delay-census.js';
-import { deadLetterDepth, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter } from '../broker/dead-letters.js';
+import { bodyOf, deadLetterDepth, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter } from '../broker/dead-letters.js';
+
+export { bodyOf };
 import { deadLetterQueueName } from '../broker/topology.js';
 import { parseUrls } from '../broker/url.js';
 import { ConfigError } from '../errors.js';
@@ -25,18 +27,6 @@ async function withConnection<T>(flags: Flags, fn: (connection: ChannelModel) =>
   } finally {
     await connection.close().catch(() => {});
   }
-}
-
-/** The body as text when it is UTF-8 without control characters, else base64: what `--json` prints. */
-export function bodyOf(body: Buffer): { encoding: 'utf8' | 'base64'; text: string } {
-  try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-    // eslint-disable-next-line no-control-regex
-    if (!/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) return { encoding: 'utf8', text };
-  } catch {
-    // not UTF-8: base64 below
-  }
-  return { encoding: 'base64', text: body.toString('base64') };
 }
 
 const oneLine = (text: string, max: number): string => {

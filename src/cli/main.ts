@@ -22,6 +22,8 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   'systemd-unit': async () => [(await import('./supervisord-conf.js')).registerSystemdUnit],
   dlq: async () => [(await import('./dlq.js')).registerDlq],
   kubernetes: async () => [(await import('./kubernetes.js')).registerKubernetes],
+  prepare: async () => [(await import('./prepare.js')).registerPrepare],
+  dashboard: async () => [(await import('./dashboard.js')).registerDashboard],
 };
 
 /** The commands to register: the one invoked, or all of them for help and mistakes. */

@@ -21,6 +21,8 @@ const HELP: Record<keyof typeof RUN_FLAGS, string> = {
   messageTimeout: 'seconds a callback may run before its signal aborts and the message is retried (0 = no limit)',
   consumerTimeout: "the broker's consumer_timeout in seconds (warning at 80 %)",
   threads: 'callback isolates in this process, each with its own heap limit (uses that many cores)',
+  httpPort: 'serve GET /metrics, /healthz and /readyz of this process on this port, on every interface (0 = none)',
+  metrics: 'on (default) or off: keep Prometheus metrics',
 };
 
 export function registerRun(program: Command): void {

@@ -15,7 +15,7 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .description("every process of the running supervisor: state, pid, uptime, restarts, last exit, messages handled")
-    .argument('[config]', 'config file or directory; its control.port says where the supervisor listens')
+    .argument('[config]', 'config file or directory; its control section says where the supervisor listens')
     .option('--json', 'print the JSON the control endpoint returns')
     .option('--port <port>', 'control port, instead of reading the config file')
     .action(async (config: string | undefined, flags: { json?: boolean; port?: string }) => {

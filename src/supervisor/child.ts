@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { WorkerFailureReport, WorkerState, WorkerStatusReport } from '../worker/status-report.js';
+import { isMetricSnapshot, type MetricSnapshot } from '../metrics/snapshot.js';
+import type { WorkerFailureReport, WorkerMetricsReport, WorkerState, WorkerStatusReport } from '../worker/status-report.js';
 import { runCommand, workerEnv } from './command.js';
 import type { WorkerTypeConfig } from './config.js';
 import { pipeTagged, type OutputFormat } from './output.js';
@@ -15,6 +16,8 @@ export interface ChildExit {
 /** The last status the worker sent over IPC, with when it arrived. */
 export interface LastReport {
   state: WorkerState;
+  /** The queue it consumes. */
+  queue: string;
   handled: number;
   inflight: number;
   inflightIds: string[];
@@ -37,6 +40,10 @@ function isStatusReport(message: unknown): message is WorkerStatusReport & { sto
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'rabbit-worker:status';
 }
 
+function isMetricsReport(message: unknown): message is WorkerMetricsReport {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'rabbit-worker:metrics' && Array.isArray((message as { metrics?: unknown }).metrics);
+}
+
 function isFailureReport(message: unknown): message is WorkerFailureReport {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'rabbit-worker:failure' && typeof (message as { message?: unknown }).message === 'string';
 }
@@ -53,6 +60,10 @@ export class WorkerChild {
   report: LastReport | undefined;
   /** Why it is about to exit, as it said itself (credentials refused, a bad setting, …). */
   failure: { code?: string; message: string } | undefined;
+  /** Its metrics as it last reported them (every 2 s, and once more as it stops). */
+  metrics: MetricSnapshot[] = [];
+  /** Its resident memory in MB, as it last reported it. */
+  rssMb: number | undefined;
   #child: ChildProcess;
   #killed = false;
   #stopping: Promise<ChildExit> | undefined;
@@ -63,6 +74,9 @@ export class WorkerChild {
   constructor(options: ChildOptions) {
     this.proc = options.proc;
     const { command, args } = runCommand(options.type);
+    // the supervisor's endpoint serves every process: a port of their own (set in initialize() for a
+    // container) would be taken by the first of them only, unless the config file names one on purpose
+    if (options.type.overrides.httpPort === undefined) args.push('--http-port', '0');
     this.#child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...process.env, LOG_FORMAT: 'json', RABBIT_WORKER_PROCESS: options.proc, ...workerEnv(options.type) },
@@ -77,9 +91,15 @@ export class WorkerChild {
         this.failure = { message: message.message.slice(0, 500), ...(typeof message.code === 'string' ? { code: message.code } : {}) };
         return;
       }
+      if (isMetricsReport(message)) {
+        this.metrics = message.metrics.filter(isMetricSnapshot);
+        if (typeof message.rssMb === 'number') this.rssMb = message.rssMb;
+        return;
+      }
       if (!isStatusReport(message)) return;
       this.report = {
         state: message.state,
+        queue: typeof message.queue === 'string' ? message.queue : '',
         handled: message.handled,
         inflight: message.inflight,
         inflightIds: Array.isArray(message.inflightIds) ? message.inflightIds.map(String) : [],

@@ -50,9 +50,27 @@ const workerTypeSchema = settingsSchema.partial().extend({
   kubernetes: kubernetesTypeSchema.optional(),
 });
 
+/** The control endpoint's address when the config file names none: loopback only. */
+export const DEFAULT_CONTROL_HOST = '127.0.0.1';
+
+const controlSchema = z.strictObject({
+  port: z.number().int().min(1).max(65535).default(DEFAULT_CONTROL_PORT),
+  /** The address to bind; anything but loopback exposes the endpoint (token-protected) to the network. */
+  host: z.string().min(1).max(255).default(DEFAULT_CONTROL_HOST),
+  /**
+   * The token, instead of a generated one (RABBIT_WORKER_TOKEN does the same without putting it in a file
+   * that others may read). At least 16 characters.
+   */
+  token: z.string().min(16, 'at least 16 characters').max(512).optional(),
+  /** Host names (or host:port) the endpoint answers to, besides its address and localhost. */
+  allowedHosts: z.array(z.string().min(1).max(255).regex(/^[A-Za-z0-9.:[\]-]+$/, 'a host name, an address, or host:port')).default([]),
+  /** Every write (scale, reload, replay, purge) answers 403. */
+  readOnly: z.boolean().default(false),
+});
+
 const configSchema = z.strictObject({
   workers: z.record(z.string(), workerTypeSchema),
-  control: z.strictObject({ port: z.number().int().min(1).max(65535).default(DEFAULT_CONTROL_PORT) }).default({ port: DEFAULT_CONTROL_PORT }),
+  control: controlSchema.default({ port: DEFAULT_CONTROL_PORT, host: DEFAULT_CONTROL_HOST, allowedHosts: [], readOnly: false }),
   /** Default AMQP URL(s) for every type. */
   url: z.string().min(1).optional(),
   /** Read by `rabbit-worker kubernetes` only: see kubernetes-options.ts. */
@@ -90,13 +108,23 @@ export interface WorkerTypeConfig {
   kubernetes?: KubernetesTypeOptions;
 }
 
+/** `control:`, defaults applied. */
+export interface ControlConfig {
+  host: string;
+  port: number;
+  /** From the config file, if it names one. */
+  token?: string;
+  allowedHosts: string[];
+  readOnly: boolean;
+}
+
 export interface SupervisorConfig {
   /** Absolute path of the config file. */
   path: string;
   /** Its directory: worker files and the processes' working directory are relative to it. */
   dir: string;
   workers: WorkerTypeConfig[];
-  control: { host: '127.0.0.1'; port: number };
+  control: ControlConfig;
   /** The `kubernetes:` section, defaults applied (used by `rabbit-worker kubernetes` only). */
   kubernetes: KubernetesOptions;
   /** `schedules:`, sorted by name; empty when there are none. */
@@ -190,11 +218,12 @@ export function parseConfig(raw: unknown, path: string): SupervisorConfig {
       ...(kubernetes !== undefined ? { kubernetes } : {}),
     });
   }
+  const { token, ...control } = result.data.control;
   return {
     path,
     dir,
     workers,
-    control: { host: '127.0.0.1', port: result.data.control.port },
+    control: { ...control, ...(token !== undefined ? { token } : {}) },
     kubernetes: result.data.kubernetes ?? defaultKubernetesOptions(),
     schedules: resolveSchedules(result.data.schedules ?? {}),
     scheduler: { group: result.data.scheduler?.group ?? 'default' },

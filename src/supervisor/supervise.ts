@@ -1,10 +1,10 @@
-import type { Server } from 'node:http';
 import { ExitCode } from '../errors.js';
 import { createPino, Logger } from '../log/logger.js';
 import { loadConfig } from './config.js';
-import { startControlServer } from './control-server.js';
 import { outputFormat } from './output.js';
+import { prepareTypes } from './prepare-types.js';
 import { startSchedules } from './schedules/start.js';
+import { SupervisorEndpoint } from './supervisor-endpoint.js';
 import { Supervisor, type ReloadSummary } from './supervisor.js';
 
 export interface SuperviseOptions {
@@ -30,6 +30,7 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
     reloading ??= (async () => {
       try {
         const next = await loadConfig(config.path);
+        await prepareTypes(next.workers, logger);
         schedules.update(next);
         return supervisor.reload(next);
       } finally {
@@ -39,8 +40,11 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
     return reloading;
   };
 
-  const control = await startControlServer({ status: () => supervisor.status(), scale: (type, n) => supervisor.scale(type, n), reload }, options.port ?? config.control.port, config.control.host);
-  logger.info(`control endpoint on http://${config.control.host}:${control.port} (GET /status, POST /scale, POST /reload)`, { controlPort: control.port });
+  const endpoint = new SupervisorEndpoint({ supervisor, config, reload, logger, ...(options.port !== undefined ? { port: options.port } : {}) });
+  await endpoint.start().catch(async (error: unknown) => {
+    await schedules.stop(); // its connections would keep a supervisor that could not start alive
+    throw error;
+  });
 
   let firstSignalAt = 0;
   let onStop: (signal: NodeJS.Signals) => void = () => {};
@@ -68,16 +72,13 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
 
-  supervisor.start();
+  // compiled once here, so that the children find a warm cache; a signal meanwhile means: start nothing
+  await prepareTypes(config.workers, logger);
+  if (!supervisor.stopping) supervisor.start();
   await done;
   process.off('SIGTERM', onStop);
   process.off('SIGINT', onStop);
   process.off('SIGHUP', onHup);
-  await closeServer(control.server);
+  await endpoint.stop();
   return ExitCode.OK;
-}
-
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
 }

@@ -1,7 +1,10 @@
+import { ConfigError, ErrorCode, RabbitWorkerError } from '../errors.js';
 import { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log/logger.js';
 import type { WorkerState } from '../worker/status-report.js';
+import type { MetricSnapshot } from '../metrics/snapshot.js';
 import { WorkerChild, type ChildExit } from './child.js';
+import { ChildMetrics } from './child-metrics.js';
 import { processName } from './command.js';
 import { STOP_MARGIN_SECONDS, type SupervisorConfig, type WorkerTypeConfig } from './config.js';
 import type { OutputFormat } from './output.js';
@@ -55,6 +58,8 @@ export interface ProcessStatus {
   inflightIds: string[];
   /** What the worker itself last reported (starting, running, draining, stopped). */
   workerState: WorkerState | null;
+  /** Resident memory of the process in MB, as it last reported it. */
+  memoryMb: number | null;
   fatalReason?: string;
   /** What the last process said before it exited with an error (`BROKER_ACCESS_REFUSED: credentials refused …`). */
   lastError?: string;
@@ -62,6 +67,8 @@ export interface ProcessStatus {
 
 export interface TypeStatus {
   name: string;
+  /** The queue its processes consume (as they report it); null until one did, unless the config names it. */
+  queue: string | null;
   file: string;
   desired: number;
   running: number;
@@ -95,6 +102,7 @@ interface Slot {
 
 interface TypeEntry {
   config: WorkerTypeConfig;
+  queue: string | null;
   desired: number;
   /** Active slots, indexes 1..desired. */
   slots: Slot[];
@@ -136,6 +144,8 @@ export class Supervisor {
   #config: SupervisorConfig;
   #stopping: Promise<{ durationMs: number; killed: number }> | undefined;
   #drained: Array<() => void> = [];
+  /** The worker metrics of every process, live and exited. */
+  readonly metrics = new ChildMetrics();
 
   constructor(config: SupervisorConfig, options: SupervisorOptions) {
     this.#config = config;
@@ -151,7 +161,7 @@ export class Supervisor {
   /** Starts `processes` processes of every type. */
   start(): void {
     for (const type of this.#config.workers) {
-      this.#types.set(type.name, { config: type, desired: 0, slots: [] });
+      this.#types.set(type.name, { config: type, queue: type.overrides.queue ?? null, desired: 0, slots: [] });
       this.#setDesired(type.name, type.processes);
     }
     const total = this.#config.workers.reduce((sum, t) => sum + t.processes, 0);
@@ -163,9 +173,9 @@ export class Supervisor {
 
   /** Changes the number of processes of `type`; extra processes stop gracefully. */
   scale(type: string, n: number): TypeStatus {
-    if (this.#stopping !== undefined) throw new Error('the supervisor is stopping');
-    if (!this.#types.has(type)) throw new Error(`unknown worker type "${type}" (known: ${[...this.#types.keys()].join(', ') || 'none'})`);
-    if (!Number.isInteger(n) || n < 0 || n > 256) throw new Error(`process count must be an integer from 0 to 256, got ${String(n)}`);
+    if (this.#stopping !== undefined) throw new RabbitWorkerError(ErrorCode.SUPERVISOR_STOPPING, 'the supervisor is stopping');
+    if (!this.#types.has(type)) throw new RabbitWorkerError(ErrorCode.UNKNOWN_WORKER_TYPE, `unknown worker type "${type}" (known: ${[...this.#types.keys()].join(', ') || 'none'})`);
+    if (!Number.isInteger(n) || n < 0 || n > 256) throw new ConfigError(`process count must be an integer from 0 to 256, got ${String(n)}`);
     const before = this.#types.get(type)?.desired ?? 0;
     this.#setDesired(type, n);
     this.#logger.info(`scaled ${type} from ${before} to ${n} process(es)`, { type, from: before, to: n });
@@ -178,7 +188,7 @@ export class Supervisor {
    * unchanged types are tried again (their file may have been fixed). Runtime `scale` counts are reset.
    */
   reload(next: SupervisorConfig): ReloadSummary {
-    if (this.#stopping !== undefined) throw new Error('the supervisor is stopping');
+    if (this.#stopping !== undefined) throw new RabbitWorkerError(ErrorCode.SUPERVISOR_STOPPING, 'the supervisor is stopping');
     const summary: ReloadSummary = { added: [], removed: [], restarted: [], scaled: [], retried: [] };
     const names = new Set(next.workers.map((t) => t.name));
     for (const [name, entry] of this.#types) {
@@ -190,7 +200,7 @@ export class Supervisor {
     for (const type of next.workers) {
       const entry = this.#types.get(type.name);
       if (entry === undefined) {
-        this.#types.set(type.name, { config: type, desired: 0, slots: [] });
+        this.#types.set(type.name, { config: type, queue: type.overrides.queue ?? null, desired: 0, slots: [] });
         summary.added.push(type.name);
       } else if (specOf(entry.config) !== specOf(type)) {
         entry.config = type;
@@ -269,6 +279,7 @@ export class Supervisor {
     if (entry === undefined) throw new Error(`unknown worker type "${name}"`);
     return {
       name,
+      queue: entry.queue,
       file: entry.config.file,
       desired: entry.desired,
       running: entry.slots.filter((s) => s.lifecycle.state === 'running').length,
@@ -292,9 +303,18 @@ export class Supervisor {
       inflight: report?.inflight ?? 0,
       inflightIds: report?.inflightIds ?? [],
       workerState: report?.state ?? null,
+      memoryMb: child?.alive && child.rssMb !== undefined ? child.rssMb : null,
       ...(slot.fatalReason !== undefined ? { fatalReason: slot.fatalReason } : {}),
       ...(slot.lastError !== undefined ? { lastError: slot.lastError } : {}),
     };
+  }
+
+  /** Every group of worker metrics to aggregate for `/metrics` (see {@link ChildMetrics.groups}). */
+  metricGroups(): MetricSnapshot[][] {
+    const live: MetricSnapshot[][] = [];
+    for (const slot of this.#allSlots()) if (slot.child?.alive) live.push(slot.child.metrics);
+    const status = this.status();
+    return this.metrics.groups({ types: status.types, processes: status.processes, live });
   }
 
   *#allSlots(): Generator<Slot> {
@@ -335,6 +355,7 @@ export class Supervisor {
     if (slot.restarts >= 0) slot.lifecycle.to('starting', 'spawn');
     slot.started = false;
     slot.restarts += 1;
+    if (slot.restarts > 0) this.metrics.restarted(slot.type.name);
     const child = new WorkerChild({
       type: slot.type,
       proc: slot.name,
@@ -342,6 +363,8 @@ export class Supervisor {
       format: this.#format,
       write: this.#write,
       onReport: (report) => {
+        const entry = this.#types.get(slot.type.name);
+        if (entry !== undefined && report.queue !== '') entry.queue = report.queue;
         if (report.state !== 'running' || slot.child !== child || slot.started || slot.timer !== undefined) return;
         const wait = Math.max(0, slot.type.startSeconds * 1000 - child.uptimeMs());
         slot.timer = setTimeout(() => {
@@ -379,6 +402,7 @@ export class Supervisor {
     clearTimeout(slot.timer);
     slot.timer = undefined;
     slot.handledTotal += child.report?.handled ?? 0;
+    this.metrics.retire(slot.type.name, child.metrics);
     const description = describeExit(exit.code, exit.signal);
     slot.lastExit = { code: exit.code, signal: exit.signal, at: new Date(exit.at).toISOString(), description };
     const report = child.report;

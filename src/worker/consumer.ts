@@ -2,7 +2,8 @@ import type { ConsumeMessage } from 'amqplib';
 import type { BrokerSession } from '../broker/session.js';
 import { systemClock, type Clock } from '../clock.js';
 import { Deadline } from '../deadline.js';
-import { isPermanent, type ErrorInfo } from '../errors.js';
+import { ErrorCode, isPermanent, type ErrorInfo } from '../errors.js';
+import type { IsolateRestartReason } from '../metrics/names.js';
 import type { Logger } from '../log/logger.js';
 import { assess, type Assessment } from './attempt-policy.js';
 import { DeadlineSweep } from './deadline-sweep.js';
@@ -40,6 +41,10 @@ export interface ConsumerOptions {
   onFailed?: (error: unknown) => void;
   /** Every final outcome, for metrics. */
   onSettled?: (delivery: Delivery, outcome: SettledOutcome) => void;
+  /** Every delivery as it arrives, for metrics. */
+  onReceived?: (delivery: Delivery) => void;
+  /** A callback isolate was replaced, for metrics. */
+  onIsolateRestart?: (reason: IsolateRestartReason) => void;
 }
 
 /**
@@ -126,6 +131,7 @@ export class Consumer {
       void this.interrupted(reason, error, { ids, ...(options?.bystanders === true ? { bystanders: true } : {}) });
     },
     failed: (error: unknown): void => this.#options.onFailed?.(error),
+    restarted: (reason: IsolateRestartReason): void => this.#options.onIsolateRestart?.(reason),
   };
 
   /** Consumes on `session` (a new one after each reconnection), settling through `settler`. */
@@ -223,6 +229,7 @@ export class Consumer {
     const assessment = this.#discounted(message, assess(message, this.#settings.queueType));
     const delivery = new Delivery(message, session, this.#settings.queue, assessment);
     this.#inflight.set(delivery.id, delivery);
+    this.#options.onReceived?.(delivery);
     if (delivery.data.attempt > this.#settings.maxAttempts) {
       // A redelivery at the limit may be an outage's return whose announcement is still on its way.
       if (message.fields.redelivered) {
@@ -250,7 +257,7 @@ export class Consumer {
   }
 
   #exhausted(delivery: Delivery, settler: Settler): void {
-    settler.settle(delivery, { kind: 'reject', reason: this.#exhaustedReason(delivery) });
+    settler.settle(delivery, { kind: 'reject', reason: this.#exhaustedReason(delivery), cause: 'max_attempts' });
     this.#countTowardsLimit();
     this.#finish(delivery);
   }
@@ -307,7 +314,7 @@ export class Consumer {
         }
         this.#settle(delivery, { kind: 'ack' });
       } else if (isPermanent(error)) {
-        this.#settle(delivery, { kind: 'reject', reason: error.message }, error);
+        this.#settle(delivery, { kind: 'reject', reason: error.message, cause: error.code === ErrorCode.MALFORMED_MESSAGE ? 'malformed' : 'permanent_error' }, error);
       } else {
         this.#logger.error(`callback failed: ${error.message}; retrying`, {
           messageId: delivery.messageId,

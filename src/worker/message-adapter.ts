@@ -42,7 +42,7 @@ export class MessageAdapter<T = unknown> {
         this.#parsed = { value: JSON.parse(this.body.toString('utf8')) as T };
       } catch (error) {
         const reason = `invalid JSON: ${(error as Error).message}`;
-        this.reject(reason);
+        this.#apply({ kind: 'reject', reason, cause: 'malformed' });
         throw new MalformedMessageError(reason, { cause: error });
       }
     }

@@ -48,6 +48,17 @@ export interface WorkerSettings {
    * limit (`memoryLimitMb`) and out-of-memory guard; one process then uses that many cores. @default 1
    */
   threads: number;
+  /**
+   * Port of the process's own HTTP endpoint (`GET /metrics`, `/healthz`, `/readyz`), for containers where one
+   * `rabbit-worker run` is the whole pod. 0 = none. Under `rabbit-worker supervise` the supervisor's
+   * endpoint serves every process, and its processes get none unless the config file names one. @default 0
+   */
+  httpPort: number;
+  /**
+   * Keep the Prometheus metrics of the process (reported to the supervisor, served at `/metrics`). Off, the
+   * worker does no per-message bookkeeping at all. @default true
+   */
+  metrics: boolean;
 }
 
 /** The unit of `spareMemoryMultiplier`: `shutdown()` gets `spareMemoryMultiplier × 32` MB of heap. */
@@ -69,6 +80,8 @@ export const DEFAULT_SETTINGS: Omit<WorkerSettings, 'queue'> = {
   messageTimeout: 0,
   consumerTimeout: 1800,
   threads: 1,
+  httpPort: 0,
+  metrics: true,
 };
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
@@ -91,6 +104,8 @@ export const settingsSchema = z.strictObject({
   messageTimeout: z.number().min(0).max(86_400),
   consumerTimeout: z.number().positive().max(7 * 86_400),
   threads: int(1, 64),
+  httpPort: int(0, 65535),
+  metrics: z.boolean(),
 });
 
 /** The subset of settings that the config file and command line may override. */

@@ -19,9 +19,14 @@ export const RUN_FLAGS = {
   messageTimeout: '--message-timeout',
   consumerTimeout: '--consumer-timeout',
   threads: '--threads',
+  httpPort: '--http-port',
+  metrics: '--metrics',
 } as const satisfies Record<keyof WorkerSettings, string>;
 
-const NUMERIC = new Set<keyof WorkerSettings>(['ttl', 'prefetch', 'maxMessages', 'memoryLimitMb', 'maxAttempts', 'stopTimeout', 'spareMemoryMultiplier', 'retryDelayMs', 'retryBackoff', 'retryMaxDelayMs', 'messageTimeout', 'consumerTimeout', 'threads']);
+const NUMERIC = new Set<keyof WorkerSettings>(['ttl', 'prefetch', 'maxMessages', 'memoryLimitMb', 'maxAttempts', 'stopTimeout', 'spareMemoryMultiplier', 'retryDelayMs', 'retryBackoff', 'retryMaxDelayMs', 'messageTimeout', 'consumerTimeout', 'threads', 'httpPort']);
+const BOOLEAN = new Set<keyof WorkerSettings>(['metrics']);
+const TRUE = new Set(['true', 'on', 'yes', '1']);
+const FALSE = new Set(['false', 'off', 'no', '0']);
 
 /** Commander's option values (camelCase keys, strings) → typed overrides; a non-number names its flag. */
 export function overridesFromFlags(values: Record<string, unknown>): SettingsOverrides {
@@ -35,6 +40,10 @@ export function overridesFromFlags(values: Record<string, unknown>): SettingsOve
         throw new ConfigError(`${RUN_FLAGS[key]}: expected a number, got "${String(raw)}"`);
       }
       out[key] = value;
+    } else if (BOOLEAN.has(key) && typeof raw !== 'boolean') {
+      const text = String(raw).trim().toLowerCase();
+      if (!TRUE.has(text) && !FALSE.has(text)) throw new ConfigError(`${RUN_FLAGS[key]}: expected on or off, got "${String(raw)}"`);
+      out[key] = TRUE.has(text);
     } else out[key] = raw;
   }
   return out as SettingsOverrides;

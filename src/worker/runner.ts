@@ -1,4 +1,5 @@
 import type { ErrorInfo } from '../errors.js';
+import type { IsolateRestartReason } from '../metrics/names.js';
 import type { Lane } from './quarantine.js';
 import type { DeliveryData, Settlement } from './settlement.js';
 import type { ShutdownReason } from './shutdown-reason.js';
@@ -16,6 +17,8 @@ export interface RunnerEvents {
   crash(ids: number[], reason: ShutdownReason, error: unknown, options?: { bystanders?: boolean }): void;
   /** Callbacks can no longer run (a new isolate failed to start): the process must end. */
   failed(error: unknown): void;
+  /** An isolate was replaced (it died, or was recycled past its deadline), for metrics. */
+  restarted(reason: IsolateRestartReason): void;
 }
 
 /** Runs callbacks somewhere: on the main thread, or in a heap-limited isolate. */

@@ -1,9 +1,14 @@
-/** What a callback decided for a message. */
+import type { DeadLetterReason } from '../metrics/names.js';
+
+/**
+ * What a callback decided for a message. A reject's `cause` is the fixed category of its reason, for the
+ * `rabbit_worker_dead_lettered_total{reason}` metric (`rejected` when none is given).
+ */
 export type Settlement =
   | { kind: 'ack' }
   | { kind: 'nack' }
   | { kind: 'retry'; delayMs?: number }
-  | { kind: 'reject'; reason: string };
+  | { kind: 'reject'; reason: string; cause?: DeadLetterReason };
 
 /** Receives a message's settlement; the main thread's delivery, or a link to it from an isolate. */
 export type SettleFn = (settlement: Settlement) => void;

@@ -76,6 +76,7 @@ export class Settler {
       const { attempt } = delivery.data;
       settlement = {
         kind: 'reject',
+        cause: 'max_attempts',
         reason: failure === undefined ? `retried ${attempt} times (maxAttempts ${maxAttempts})` : `failed ${attempt} times (maxAttempts ${maxAttempts}); last error: ${failure.message}`,
       };
     }
@@ -154,7 +155,7 @@ export class Settler {
     });
     if (sent === 'too-large') {
       delivery.settlement = undefined;
-      this.settle(delivery, { kind: 'reject', reason: 'its headers are too large to carry a retry' }, failure);
+      this.settle(delivery, { kind: 'reject', reason: 'its headers are too large to carry a retry', cause: 'headers_too_large' }, failure);
     }
   }
 

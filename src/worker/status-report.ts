@@ -1,3 +1,5 @@
+import type { MetricSnapshot } from '../metrics/snapshot.js';
+
 /** What a worker process tells its supervisor over the IPC channel, when it has one: at each state change, and every 250 ms while its counts change. */
 export interface WorkerStatusReport {
   type: 'rabbit-worker:status';
@@ -48,6 +50,34 @@ export function sendFailure(report: Omit<WorkerFailureReport, 'type'>): Promise<
     const timer = setTimeout(resolve, 500);
     try {
       process.send?.({ type: 'rabbit-worker:failure', ...report } satisfies WorkerFailureReport, undefined, {}, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
+
+/**
+ * What a worker process sends its supervisor every few seconds, and once more as it stops: its metrics in
+ * prom-client's JSON (empty with `metrics: false`) and its resident memory.
+ */
+export interface WorkerMetricsReport {
+  type: 'rabbit-worker:metrics';
+  metrics: MetricSnapshot[];
+  /** Resident set size of the process, isolates included, in MB. */
+  rssMb: number;
+}
+
+/** Sends a metrics report if a supervisor listens; resolves once it left (or after 500 ms), for the last one before exit. */
+export function sendMetrics(report: Omit<WorkerMetricsReport, 'type'>): Promise<void> {
+  if (typeof process.send !== 'function' || !process.connected) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 500);
+    try {
+      process.send?.({ type: 'rabbit-worker:metrics', ...report } satisfies WorkerMetricsReport, undefined, {}, () => {
         clearTimeout(timer);
         resolve();
       });

@@ -13,7 +13,9 @@ import { DEFAULT_SETTINGS, normalizeSettings, type SettingsOverrides, type Worke
 import { ProcessGuard } from './process-guard.js';
 import type { CallbackRunner } from './runner.js';
 import type { ShutdownReason } from './shutdown-reason.js';
-import { sendFailure, sendStatus, type WorkerState } from './status-report.js';
+import { sendFailure, sendMetrics, sendStatus, type WorkerState } from './status-report.js';
+import { WorkerHttpEndpoint } from './http-endpoint.js';
+import { WorkerMetrics } from './worker-metrics.js';
 import { applySettings, readSettings } from './worker-task.js';
 
 /** Why a worker process stops; each maps to an exit code. */
@@ -113,6 +115,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
 const STOP_SHUTDOWN_MS = 4_000;
 /** Then: how long closing channels and connections may take before sockets are destroyed. */
 const STOP_CLOSE_MS = 4_000;
+/** How often a supervised worker sends its metrics (and memory) to the supervisor. */
+export const METRICS_REPORT_MS = 2_000;
 
 const TRANSITIONS = {
   starting: ['running', 'draining'],
@@ -131,6 +135,8 @@ class WorkerProcess {
   readonly #runner: CallbackRunner;
   readonly #guard: ProcessGuard;
   readonly #timers: NodeJS.Timeout[] = [];
+  readonly #metrics: WorkerMetrics | undefined;
+  #http: WorkerHttpEndpoint | undefined;
 
   constructor(
     readonly name: string,
@@ -142,6 +148,10 @@ class WorkerProcess {
   ) {
     this.#state = new Lifecycle<WorkerState>('worker', 'starting', TRANSITIONS, { log: logger, onChange: () => this.#report() });
     this.#runner = runner;
+    const metrics = settings.metrics
+      ? new WorkerMetrics({ worker: name, queue: settings.queue }, { inflight: () => this.#consumer.inflight, connected: () => this.#link.state === 'consuming' || this.#link.state === 'repairing' })
+      : undefined;
+    this.#metrics = metrics;
     this.#consumer = new Consumer({
       settings,
       worker: name,
@@ -150,6 +160,10 @@ class WorkerProcess {
       onLimit: () => void this.stop('max-messages'),
       onStuck: () => void this.stop('deadline'),
       onFailed: () => void this.stop('fatal', 0),
+      // with metrics off, no hook at all: nothing is done per message
+      ...(metrics !== undefined
+        ? { onReceived: (delivery) => metrics.received(delivery), onSettled: (delivery, outcome) => metrics.settled(delivery, outcome), onIsolateRestart: (reason) => metrics.isolateRestarted(reason) }
+        : {}),
     });
     this.#link = new BrokerLink({
       connect: options.connect,
@@ -185,15 +199,24 @@ class WorkerProcess {
     const exit = new Promise<number>((resolve) => (this.#resolveExit = resolve));
     if (this.settings.isolation === 'none') this.#guard.interceptExit(() => this.#consumer.inflight > 0);
     try {
+      if (this.settings.httpPort > 0) {
+        // before connecting: /healthz answers (and /readyz says "starting") while the worker starts
+        this.#http = new WorkerHttpEndpoint({ port: this.settings.httpPort, state: () => this.#state.state, metrics: this.#metrics });
+        const port = await this.#http.start();
+        this.logger.info(`GET /metrics, /healthz, /readyz on port ${port}`, { httpPort: port });
+      }
       await this.#start();
     } catch (error) {
       // A stop that began during start-up owns the ending (and its exit code): the start only gave way.
       if (this.#stopping !== undefined) return exit;
       await this.#runner.close().catch(() => {});
       await this.#link.close(new Deadline(STOP_CLOSE_MS, () => new Error('close timed out')));
+      await this.#http?.close();
       throw error;
     }
-    return exit;
+    const code = await exit;
+    await this.#http?.close();
+    return code;
   }
 
   async #start(): Promise<void> {
@@ -231,6 +254,17 @@ class WorkerProcess {
     memory.unref();
     status.unref();
     this.#timers.push(memory, status);
+    if (typeof process.send === 'function') {
+      const metrics = setInterval(() => void this.#sendMetrics(), METRICS_REPORT_MS);
+      metrics.unref();
+      this.#timers.push(metrics);
+      void this.#sendMetrics();
+    }
+  }
+
+  /** The metrics (and memory) to the supervisor, if there is one. */
+  #sendMetrics(): Promise<void> {
+    return sendMetrics({ metrics: this.#metrics?.snapshot() ?? [], rssMb: Math.round(process.memoryUsage.rss() / 104857.6) / 10 });
   }
 
   #reported = '';
@@ -283,6 +317,8 @@ class WorkerProcess {
     const closing = new Deadline(STOP_CLOSE_MS, () => new Error('closing the broker connections timed out'));
     await this.#link.close(closing);
     closing.clear();
+    // the last counts, so that the supervisor's totals include every message of this process
+    await this.#sendMetrics();
     this.#state.to('stopped', 'closed');
     const code = EXIT_FOR[cause];
     logger.info(`stopped (${cause}) after ${this.#consumer.handled} message(s)`, { cause, exitCode: code, stopMs: Date.now() - started });

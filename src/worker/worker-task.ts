@@ -60,6 +60,10 @@ export abstract class WorkerTask {
   consumerTimeout: number = DEFAULT_SETTINGS.consumerTimeout;
   /** Callback isolates per process, each with its own heap limit and out-of-memory guard; uses that many cores. @default 1 */
   threads: number = DEFAULT_SETTINGS.threads;
+  /** Port of this process's own `/metrics`, `/healthz`, `/readyz` endpoint (a container's probes); 0 = none. @default 0 */
+  httpPort: number = DEFAULT_SETTINGS.httpPort;
+  /** Keep Prometheus metrics (served at `/metrics`, reported to the supervisor); off costs nothing per message. @default true */
+  metrics: boolean = DEFAULT_SETTINGS.metrics;
   /** The worker's logger; name it with `this.logger.setMainLogger(name)`. */
   logger: Logger = new Logger();
 

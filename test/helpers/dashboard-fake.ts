@@ -119,6 +119,7 @@ export class FakeDashboardServer {
       now,
       hosts: this.world.hosts.map((h) => hostInfo(h, this.world.selfId, now)),
       queues: this.world.queues.map((q) => queueInfo(this.world, q)),
+      delayed: this.world.queues.reduce((n, q) => n + (q.delayed ?? 0), 0),
     };
   }
 

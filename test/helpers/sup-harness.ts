@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { readTokenFile, tokenFile } from '../../src/supervisor/control-token.js';
 import { cli, type LogLine, type Proc } from './process.js';
 
 /** A port free right now on 127.0.0.1, for a supervisor's control endpoint. */
@@ -15,12 +16,26 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** A temp directory with a rabbit-worker.config.yaml; `rewrite` changes it (for reloads). */
+/** Configs by control port, so that the control helpers find the token of the supervisor on a port. */
+const byPort = new Map<number, SupConfig>();
+
+/**
+ * A temp directory with a rabbit-worker.config.yaml; `rewrite` changes it (for reloads). Its supervisor
+ * keeps its token file in the directory (`XDG_RUNTIME_DIR` of {@link SupConfig.env}): give that env to the
+ * CLI commands that talk to it.
+ */
 export class SupConfig {
   readonly dir = mkdtempSync(join(tmpdir(), 'rw-sup-'));
   readonly path = join(this.dir, 'rabbit-worker.config.yaml');
-  constructor(public value: { workers: Record<string, Record<string, unknown>>; control: { port: number }; [key: string]: unknown }) {
+  /** The environment under which the supervisor writes, and the CLI finds, the token file. */
+  readonly env: Record<string, string> = { XDG_RUNTIME_DIR: join(this.dir, 'run') };
+  constructor(public value: { workers: Record<string, Record<string, unknown>>; control: Record<string, unknown> & { port: number }; [key: string]: unknown }) {
+    byPort.set(value.control.port, this);
     this.write();
+  }
+  /** The token the supervisor wrote (undefined until it started). */
+  token(): string | undefined {
+    return readTokenFile(tokenFile(String(this.value.control.host ?? '127.0.0.1'), this.value.control.port, this.env));
   }
   write(): void {
     writeFileSync(this.path, stringify(this.value));
@@ -32,7 +47,7 @@ export class SupConfig {
 
 /** `rabbit-worker supervise <config>`; its lines include every child's lines, tagged with `proc`. */
 export function startSupervisor(config: SupConfig, env: Record<string, string> = {}): Proc {
-  return cli(['supervise', config.path], { LOG_LEVEL: 'info', ...env }, { cwd: config.dir });
+  return cli(['supervise', config.path], { LOG_LEVEL: 'info', ...config.env, ...env }, { cwd: config.dir });
 }
 
 export const byMsg = (msg: string) => (l: LogLine) => l.msg === msg;
@@ -65,15 +80,21 @@ export function handledCounts(sup: Proc): Map<string, number> {
   return counts;
 }
 
+/** The Authorization header of the supervisor started with the config whose control port is `port`. */
+export function authHeader(port: number): Record<string, string> {
+  const token = byPort.get(port)?.token();
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
+}
+
 export async function controlGet<T>(port: number, path = '/status'): Promise<T> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { headers: authHeader(port), signal: AbortSignal.timeout(10_000) });
   return (await response.json()) as T;
 }
 
 export async function controlPost<T>(port: number, path: string, body: unknown): Promise<{ status: number; body: T }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...authHeader(port) },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
   });

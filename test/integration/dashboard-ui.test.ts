@@ -81,7 +81,7 @@ describe('dashboard page, against the fake control server', () => {
     assert.match(await text(page, '[data-host-id="h2"] [data-testid="host-status"]'), /^offline since /);
     assert.match((await cards.nth(1).getAttribute('class')) ?? '', /host-offline/);
     assert.equal(await text(page, '[data-testid="host-count"]'), '2 hosts · 1 offline');
-    await page.screenshot({ path: join(SHOTS, 'dashboard.png') });
+    await page.screenshot({ path: join(SHOTS, 'dashboard-fake.png') });
 
     const h1 = page.locator('[data-host-id="h1"]');
     const state = async (name: string): Promise<[string, string | null]> => {

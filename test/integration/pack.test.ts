@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { appBin, installedApp } from '../helpers/app.js';
 import { closeConnection, declareQueue, deleteQueues, publish, uniqueQueue } from '../helpers/broker.js';
 import { consuming, Proc, ROOT } from '../helpers/process.js';
-
-const npm = (args: string[], cwd: string): string => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 const WORKER_TS = `import { WorkerTask, MessageAdapter, ShutdownHelper, Publisher, PermanentError } from 'rabbit-worker';
 import { basename } from 'node:path';
@@ -29,19 +27,17 @@ export default class Doubler extends WorkerTask {
 `;
 
 describe('the npm package, installed into an empty CommonJS app', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rw-app-'));
+  let dir = '';
   const queue = uniqueQueue('pack');
   after(async () => {
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
     await deleteQueues(queue);
     await closeConnection();
   });
 
   it('provides the bin and the typed API; a TypeScript worker runs with npx rabbit-worker run ./worker.ts', async () => {
-    const tarball = npm(['pack', '--silent', '--pack-destination', dir], ROOT).trim().split('\n').pop() as string;
-    npm(['init', '-y'], dir);
+    dir = installedApp();
     assert.notEqual(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).type, 'module', 'a CommonJS app, as npm init -y makes');
-    npm(['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball)], dir);
     writeFileSync(join(dir, 'worker.ts'), WORKER_TS);
 
     // typed: the worker type-checks against the installed declarations
@@ -53,7 +49,7 @@ describe('the npm package, installed into an empty CommonJS app', () => {
 
     await declareQueue(queue);
     await publish(queue, { n: 21 });
-    const worker = new Proc([join(dir, 'node_modules/.bin/rabbit-worker'), 'run', './worker.ts', '--max-messages', '1'], { QUEUE: queue }, { cwd: dir });
+    const worker = new Proc([appBin(dir), 'run', './worker.ts', '--max-messages', '1'], { QUEUE: queue }, { cwd: dir });
     await consuming(worker);
     const { code } = await worker.exit(30_000);
     assert.equal(code, 0, worker.stdout + worker.stderr);

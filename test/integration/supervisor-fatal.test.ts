@@ -59,13 +59,13 @@ describe('supervise: FATAL', () => {
     await eventually(async () => (await controlGet<SupervisorStatus>(port)).processes.find((p) => p.name === 'good_01')?.handled === 5, 30_000, 'good_01 reporting 5 handled');
 
     // status shows it, from the CLI (found through the config file) and as JSON
-    const table = cli(['status', config.path]);
+    const table = cli(['status', config.path], config.env);
     assert.equal((await table.exit(30_000)).code, 0, table.stderr);
     assert.match(table.stdout, /^TYPE\s+PROCESS\s+STATE\s+PID\s+UPTIME\s+RESTARTS\s+LAST EXIT\s+HANDLED/m);
     assert.match(table.stdout, /^loadfail\s+loadfail_01\s+FATAL\s+-\s+-\s+2\s+exit 1/m);
     assert.match(table.stdout, /^badconf\s+badconf_01\s+FATAL\s+-\s+-\s+0\s+exit 2/m);
     assert.match(table.stdout, /^good\s+good_01\s+RUNNING\s+\d+\s+\S+\s+0\s+-\s+5\s/m);
-    const json = cli(['status', '--json', '--port', String(port)]);
+    const json = cli(['status', '--json', '--port', String(port)], config.env);
     assert.equal((await json.exit(30_000)).code, 0, json.stderr);
     const status = JSON.parse(json.stdout) as SupervisorStatus;
     assert.deepEqual(status.types.map((t) => [t.name, t.desired, t.running, t.fatal]), [['good', 1, 1, 0], ['loadfail', 1, 0, 1], ['badconf', 1, 0, 1]]);

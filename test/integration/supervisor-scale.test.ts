@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import type { SupervisorStatus } from '../../src/supervisor/supervisor.js';
 import { closeConnection, declareQueue, deleteQueues, depth, eventually, publish, uniqueQueue } from '../helpers/broker.js';
 import { cli, fixture, type Proc } from '../helpers/process.js';
-import { controlGet, controlPost, freePort, handledCounts, killEverything, startSupervisor, SupConfig } from '../helpers/sup-harness.js';
+import { authHeader, controlGet, controlPost, freePort, handledCounts, killEverything, startSupervisor, SupConfig } from '../helpers/sup-harness.js';
 
 describe('supervise: scaling, reload and a graceful stop', () => {
   const queue = uniqueQueue('sup-scale');
@@ -45,7 +45,7 @@ describe('supervise: scaling, reload and a graceful stop', () => {
 
     try {
       // up with the CLI, which finds the port through the config file
-      const up = cli(['scale', 'flow', '3', config.path]);
+      const up = cli(['scale', 'flow', '3', config.path], config.env);
       assert.equal((await up.exit(30_000)).code, 0, up.stderr);
       assert.match(up.stdout, /flow: 3 process\(es\) wanted/);
       await eventually(async () => (await running()).length === 3, 90_000, '3 running');
@@ -60,7 +60,7 @@ describe('supervise: scaling, reload and a graceful stop', () => {
       }
       assert.deepEqual(await running(), ['flow_01']);
       assert.equal((await controlPost<{ error: string }>(port, '/scale', { type: 'nope', n: 1 })).status, 404);
-      const noJson = await fetch(`http://127.0.0.1:${port}/scale`, { method: 'POST', body: '{"type":"flow","n":5}' });
+      const noJson = await fetch(`http://127.0.0.1:${port}/scale`, { method: 'POST', headers: authHeader(port), body: '{"type":"flow","n":5}' });
       assert.equal(noJson.status, 415, 'POST without Content-Type: application/json is refused');
 
       // reload: the config file now says 2 processes

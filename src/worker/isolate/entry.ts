@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   let task: WorkerTask;
   const logger = new Logger(createPino({ base: init.logBase }));
   try {
-    const WorkerClass = await loadWorkerClass(init.file);
+    const WorkerClass = await loadWorkerClass(init.file, logger);
     task = new WorkerClass();
     task.logger = logger;
     task.initialize();

@@ -123,6 +123,7 @@ export class ThreadRunner implements CallbackRunner {
     if (isolate === undefined || isolate.retiring) return true;
     this.#owner.delete(id);
     isolate.running.delete(id);
+    this.#events?.restarted('timeout');
     // New messages go to a fresh isolate at once; the others in the old one get a moment to finish.
     this.#detach(isolate);
     this.#retiring.add(isolate);
@@ -217,6 +218,7 @@ export class ThreadRunner implements CallbackRunner {
     if (isolate === this.#quarantine) this.#quarantine = undefined;
     // their messages are armed: the consumer runs shutdown() for them and nacks
     this.#events?.crash(ids, reason, error);
+    if (!this.#closed) this.#events?.restarted(reason === 'out-of-memory' ? 'out_of_memory' : 'crash');
     if (slot < 0 || this.#closed) return;
     const sinceLast = Date.now() - this.#lastCrash;
     this.#lastCrash = Date.now();
