@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Channel, ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
 import { sleep, systemClock, type Clock } from '../clock.js';
 import { Deadline, raceDeadline } from '../deadline.js';
@@ -60,6 +61,8 @@ export class ConfirmLink {
   constructor(options: ConfirmLinkOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    // every publish waiting for a connection listens on it (a deadline's parent): many at once are no leak
+    setMaxListeners(0, this.#closing.signal);
   }
 
   /** The reason RabbitMQ gave when it blocked publishing (a resource alarm), or undefined. */

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises';
 import type { ChannelModel } from 'amqplib';
 import type { Command } from 'commander';
 import { connect } from '../broker/connection.js';
+import { countDelayed } from '../broker/delay-census.js';
 import { bodyOf, deadLetterDepth, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter } from '../broker/dead-letters.js';
 
 export { bodyOf };
@@ -65,7 +66,7 @@ export function registerDlq(program: Command): void {
       .option('--json', 'a JSON array with headers, properties and body'),
   ).action(async (queue: string, flags: Flags) => {
     const limit = positiveInt(flags.limit, '--limit', 100);
-    const { messages, depth } = await withConnection(flags, (c) => listDeadLetters(c, queue, { limit }));
+    const { messages, depth, delayed } = await withConnection(flags, async (c) => ({ ...(await listDeadLetters(c, queue, { limit })), delayed: await countDelayed(c) }));
     if (flags.json === true) {
       const out = messages.map((m) => {
         const { text, encoding } = bodyOf(m.body);
@@ -76,6 +77,8 @@ export function registerDlq(program: Command): void {
     }
     for (const message of messages) process.stdout.write(`${describe(message)}\n`);
     process.stdout.write(`${formatCount(messages.length)} of ${formatCount(depth)} dead letter(s) in "${deadLetterQueueName(queue)}", left in place\n`);
+    // the levels are shared: their count covers every queue of the vhost, not only this one
+    process.stdout.write(`${formatCount(delayed.total)} message(s) wait in the delay levels (retries and delayed publishes of every queue of the vhost)\n`);
     // Every list is a delivery that a quorum queue counts; some RabbitMQ versions drop a message past a delivery limit.
     const worn = messages.filter((m) => m.dlqDeliveryCount >= 10).length;
     if (worn > 0) process.stderr.write(`rabbit-worker: warning: ${worn} message(s) were listed 10 times or more; a delivery limit on "${deadLetterQueueName(queue)}" would drop them\n`);

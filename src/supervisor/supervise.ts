@@ -3,6 +3,7 @@ import { createPino, Logger } from '../log/logger.js';
 import { loadConfig } from './config.js';
 import { outputFormat } from './output.js';
 import { prepareTypes } from './prepare-types.js';
+import { startSchedules } from './schedules/start.js';
 import { SupervisorEndpoint } from './supervisor-endpoint.js';
 import { Supervisor, type ReloadSummary } from './supervisor.js';
 
@@ -22,6 +23,7 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   const config = await loadConfig(options.config);
   const logger = new Logger(createPino({ base: { worker: 'supervisor' } }));
   const supervisor = new Supervisor(config, { logger, format: outputFormat() });
+  const schedules = startSchedules(config, logger);
 
   let reloading: Promise<ReloadSummary> | undefined;
   const reload = (): Promise<ReloadSummary> => {
@@ -29,6 +31,7 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
       try {
         const next = await loadConfig(config.path);
         await prepareTypes(next.workers, logger);
+        schedules.update(next);
         return supervisor.reload(next);
       } finally {
         reloading = undefined;
@@ -38,7 +41,10 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   };
 
   const endpoint = new SupervisorEndpoint({ supervisor, config, reload, logger, ...(options.port !== undefined ? { port: options.port } : {}) });
-  await endpoint.start();
+  await endpoint.start().catch(async (error: unknown) => {
+    await schedules.stop(); // its connections would keep a supervisor that could not start alive
+    throw error;
+  });
 
   let firstSignalAt = 0;
   let onStop: (signal: NodeJS.Signals) => void = () => {};
@@ -54,7 +60,8 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
       }
       firstSignalAt = Date.now();
       logger.info(`${signal} received: stopping every process gracefully (send it again to kill them)`);
-      void supervisor.stop().then(() => resolve());
+      // side by side: the schedules hand their token to the next supervisor while these workers drain
+      void Promise.all([schedules.stop(), supervisor.stop()]).then(() => resolve());
     };
   });
   const onHup = (): void => {
