@@ -1,5 +1,5 @@
-import type { ChannelModel } from 'amqplib';
 import { delayLevelNames } from './delay-topology.js';
+import type { QueueProbe } from './queue-probe.js';
 
 /** How many messages wait in the shared delay levels. */
 export interface DelayCensus {
@@ -17,25 +17,14 @@ export interface DelayCensus {
  * message in them carries its destination only in its routing key, so the count is global: it cannot say
  * which queue a delayed message is for without consuming it.
  */
-export async function countDelayed(connection: ChannelModel): Promise<DelayCensus> {
+export async function countDelayed(probe: QueueProbe): Promise<DelayCensus> {
   const census: DelayCensus = { total: 0, byLevel: {}, declared: false };
-  let channel = await connection.createChannel();
-  channel.on('error', () => {});
-  try {
-    for (const name of delayLevelNames()) {
-      try {
-        const { messageCount } = await channel.checkQueue(name);
-        census.declared = true;
-        census.total += messageCount;
-        if (messageCount > 0) census.byLevel[name] = messageCount;
-      } catch {
-        // a failed passive check closes the channel: the level does not exist
-        channel = await connection.createChannel();
-        channel.on('error', () => {});
-      }
-    }
-  } finally {
-    await channel.close().catch(() => {});
+  for (const name of delayLevelNames()) {
+    const found = await probe.check(name);
+    if (found === undefined) continue;
+    census.declared = true;
+    census.total += found.messageCount;
+    if (found.messageCount > 0) census.byLevel[name] = found.messageCount;
   }
   return census;
 }

@@ -2,7 +2,8 @@ import { createInterface } from 'node:readline/promises';
 import type { ChannelModel } from 'amqplib';
 import type { Command } from 'commander';
 import { connect } from '../broker/connection.js';
-import { countDelayed } from '../broker/delay-census.js';
+import { countDelayed, type DelayCensus } from '../broker/delay-census.js';
+import { QueueProbe } from '../broker/queue-probe.js';
 import { bodyOf, deadLetterDepth, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter } from '../broker/dead-letters.js';
 
 export { bodyOf };
@@ -66,7 +67,7 @@ export function registerDlq(program: Command): void {
       .option('--json', 'a JSON array with headers, properties and body'),
   ).action(async (queue: string, flags: Flags) => {
     const limit = positiveInt(flags.limit, '--limit', 100);
-    const { messages, depth, delayed } = await withConnection(flags, async (c) => ({ ...(await listDeadLetters(c, queue, { limit })), delayed: await countDelayed(c) }));
+    const { messages, depth, delayed } = await withConnection(flags, async (c) => ({ ...(await listDeadLetters(c, queue, { limit })), delayed: await countQueued(c) }));
     if (flags.json === true) {
       const out = messages.map((m) => {
         const { text, encoding } = bodyOf(m.body);
@@ -136,4 +137,13 @@ export function registerDlq(program: Command): void {
     if (removed === undefined) process.stdout.write('nothing purged\n');
     else process.stdout.write(`purged ${formatCount(removed)} message(s) from "${deadLetterQueueName(queue)}"\n`);
   });
+}
+
+async function countQueued(connection: ChannelModel): Promise<DelayCensus> {
+  const probe = new QueueProbe(connection);
+  try {
+    return await countDelayed(probe);
+  } finally {
+    await probe.close();
+  }
 }
