@@ -1,6 +1,7 @@
 import { ExitCode } from '../errors.js';
 import { createPino, Logger } from '../log/logger.js';
 import { loadConfig } from './config.js';
+import { watchParent } from '../worker/parent-watch.js';
 import { outputFormat } from './output.js';
 import { prepareTypes } from './prepare-types.js';
 import { startSchedules } from './schedules/start.js';
@@ -71,6 +72,11 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
+  // npx does not pass SIGTERM on: a supervisor whose parent went away stops its workers as if signalled
+  const stopWatching = watchParent((why) => {
+    logger.warn(`${why}; stopping`);
+    onStop('SIGTERM');
+  });
 
   // compiled once here, so that the children find a warm cache; a signal meanwhile means: start nothing
   await prepareTypes(config.workers, logger);
@@ -79,6 +85,7 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   process.off('SIGTERM', onStop);
   process.off('SIGINT', onStop);
   process.off('SIGHUP', onHup);
+  stopWatching();
   await endpoint.stop();
   return ExitCode.OK;
 }
