@@ -8,7 +8,7 @@ import { closeConnectionsOfPid } from '../helpers/rabbitmqctl.js';
 const WORKER = fixture('behave-worker.ts');
 
 describe('faults: outages, poison messages, deadlines', () => {
-  const { queues, queue, track } = testScope();
+  const { queue, track } = testScope();
 
   it('a lost connection: reconnects, resumes consuming; the message in flight comes back without counting as an attempt', async () => {
     const q = queue('outage');
