@@ -1,8 +1,15 @@
-import { killVm, rabbitmqctl, restart, waitRunning, type BrokerNode, type Cluster } from '../test/harness/index.js';
+import { killVm, rabbitmqctl, restart, setMemoryAlarm, waitRunning, type BrokerNode, type Cluster } from '../test/harness/index.js';
 import { status } from './supervisor.js';
 
-/** `close`, `restart` and `node-kill` hit the run's node, or one node of its cluster at a time. */
-export type FaultKind = 'kill' | 'poison' | 'close' | 'restart' | 'node-kill';
+/**
+ * `close`, `restart` and `node-kill` hit the run's node, or one node of its cluster at a time; `alarm` raises a
+ * memory alarm (publishing blocks everywhere) for a few seconds; `delete-dlq` deletes a type's `.dlq` while
+ * its workers run (their dead letters must not vanish).
+ */
+export type FaultKind = 'kill' | 'poison' | 'close' | 'restart' | 'node-kill' | 'alarm' | 'delete-dlq';
+
+/** How long a memory alarm lasts. */
+const ALARM_SECONDS = 6;
 
 /** One fault as it happened. */
 export interface Fault {
@@ -18,6 +25,10 @@ export interface Fault {
 export interface FaultContext {
   /** The node to aim rabbitmqctl at; undefined: the default node (with --url). */
   node: string | undefined;
+  /** The node itself (alarms need more than its name); undefined with --url or --cluster. */
+  brokerNode?: BrokerNode;
+  /** The work queues of the run (`delete-dlq` picks one). */
+  queues: string[];
   /** With --cluster: node faults pick one of its nodes at random. */
   cluster?: Cluster;
   configPath: string;
@@ -43,7 +54,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export function planFaults(seconds: number, random: () => number, cluster = false): FaultKind[] {
   const count = Math.max(cluster ? 5 : 4, Math.floor(seconds / 4));
   // a cluster run is about its nodes: each node fault at least once, and as often as SIGKILLs
-  const kinds: FaultKind[] = cluster ? ['restart', 'node-kill', 'close', 'poison', 'kill'] : ['restart', 'close', 'poison'];
+  const kinds: FaultKind[] = cluster ? ['restart', 'node-kill', 'close', 'poison', 'kill', 'alarm', 'delete-dlq'] : ['restart', 'close', 'poison', 'alarm', 'delete-dlq'];
   const weighted: FaultKind[] = cluster
     ? ['kill', 'kill', 'poison', 'close', 'restart', 'restart', 'node-kill', 'node-kill']
     : ['kill', 'kill', 'kill', 'kill', 'kill', 'poison', 'close', 'restart'];
@@ -74,8 +85,24 @@ export async function inject(kind: FaultKind, ctx: FaultContext): Promise<Fault>
       case 'close':
       case 'restart':
       case 'node-kill':
+      case 'alarm':
+      case 'delete-dlq':
         // Never against a broker that is not ours: the system node serves every other test and user.
         if (ctx.node === undefined && ctx.cluster === undefined) return fault(Date.now(), `${kind} skipped: no private node (--url given)`, false);
+    }
+    if (kind === 'delete-dlq') {
+      const queue = ctx.queues[Math.floor(ctx.random() * ctx.queues.length)] as string;
+      const target = ctx.cluster?.nodes[0]?.name ?? ctx.node;
+      const r = await rabbitmqctl(target, ['delete_queue', `${queue}.dlq`]);
+      return fault(Date.now(), `deleted ${queue}.dlq: ${lastLine(r.output)} (${r.ms} ms)`, r.ok);
+    }
+    if (kind === 'alarm') {
+      const node = ctx.cluster?.nodes[Math.floor(ctx.random() * ctx.cluster.nodes.length)] ?? ctx.brokerNode;
+      if (node === undefined) return fault(Date.now(), 'alarm skipped: no private node', false);
+      await setMemoryAlarm(node, true);
+      await sleep(ALARM_SECONDS * 1000);
+      await setMemoryAlarm(node, false);
+      return fault(Date.now(), `memory alarm on ${node.name.replace(/@.*/, '')} for ${ALARM_SECONDS} s`);
     }
     if (ctx.cluster !== undefined) return await clusterFault(kind, ctx.cluster, ctx, fault);
     switch (kind) {

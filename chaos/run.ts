@@ -7,7 +7,7 @@
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rabbitmqctl, startCluster, startNode, stopNode, type Cluster } from '../test/harness/index.js';
+import { rabbitmqctl, startCluster, startNode, stopNode, type BrokerNode, type Cluster } from '../test/harness/index.js';
 import { cleanup, installSignalCleanup, onCleanup } from './cleanup.js';
 import { connectAny } from './connect.js';
 import { DeadLetterReader } from './dead-letters.js';
@@ -83,6 +83,7 @@ async function chaos(opts: ChaosOptions, runDir: string, recordsDir: string, log
   // 1. The broker: a node of our own (or a cluster of three with --cluster), unless --url.
   let url: string;
   let node: string | undefined;
+  let brokerNode: BrokerNode | undefined;
   let cluster: Cluster | undefined;
   if (opts.cluster) {
     log(`starting a 3-node RabbitMQ cluster rwchaos-${runId}-{1,2,3}@localhost …`);
@@ -102,6 +103,7 @@ async function chaos(opts: ChaosOptions, runDir: string, recordsDir: string, log
     onCleanup('stop the chaos node', () => stopNode(broker));
     url = broker.url;
     node = broker.name;
+    brokerNode = broker;
     log(`node ${broker.name} up after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
 
@@ -178,7 +180,9 @@ async function chaos(opts: ChaosOptions, runDir: string, recordsDir: string, log
     opts.seconds,
     {
       node,
+      ...(brokerNode !== undefined ? { brokerNode } : {}),
       ...(cluster !== undefined ? { cluster } : {}),
+      queues: types.map((t) => t.queue),
       configPath,
       outageSeconds: OUTAGE_SECONDS,
       random,
