@@ -1,4 +1,5 @@
-import amqp, { type ChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
+import { connectAny } from './connect.js';
 
 /** A message found in a dead-letter queue. */
 export interface DeadLetter {
@@ -25,7 +26,7 @@ export class DeadLetterReader {
   #connection: ChannelModel | undefined;
 
   async start(url: string, queues: string[]): Promise<void> {
-    const connection = await amqp.connect(url, { clientProperties: { connection_name: 'chaos dead-letter reader' } });
+    const { connection } = await connectAny(url, { name: 'chaos dead-letter reader' });
     connection.on('error', () => {});
     this.#connection = connection;
     const channel = await connection.createChannel();

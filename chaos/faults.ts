@@ -1,7 +1,15 @@
-import { rabbitmqctl } from '../test/harness/index.js';
+import { killVm, rabbitmqctl, restart, setMemoryAlarm, waitRunning, type BrokerNode, type Cluster } from '../test/harness/index.js';
 import { status } from './supervisor.js';
 
-export type FaultKind = 'kill' | 'poison' | 'close' | 'restart';
+/**
+ * `close`, `restart` and `node-kill` hit the run's node, or one node of its cluster at a time; `alarm` raises a
+ * memory alarm (publishing blocks everywhere) for a few seconds; `delete-dlq` deletes a type's `.dlq` while
+ * its workers run (their dead letters must not vanish).
+ */
+export type FaultKind = 'kill' | 'poison' | 'close' | 'restart' | 'node-kill' | 'alarm' | 'delete-dlq';
+
+/** How long a memory alarm lasts. */
+const ALARM_SECONDS = 6;
 
 /** One fault as it happened. */
 export interface Fault {
@@ -17,6 +25,12 @@ export interface Fault {
 export interface FaultContext {
   /** The node to aim rabbitmqctl at; undefined: the default node (with --url). */
   node: string | undefined;
+  /** The node itself (alarms need more than its name); undefined with --url or --cluster. */
+  brokerNode?: BrokerNode;
+  /** The work queues of the run (`delete-dlq` picks one). */
+  queues: string[];
+  /** With --cluster: node faults pick one of its nodes at random. */
+  cluster?: Cluster;
   configPath: string;
   /** Seconds the broker application stays stopped. */
   outageSeconds: number;
@@ -37,10 +51,13 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * The order of the faults: about one every 4 s, at least one broker restart, one closing of every
  * connection and one poison burst; the rest mostly SIGKILLs. Seeded, so that a run can be replayed.
  */
-export function planFaults(seconds: number, random: () => number): FaultKind[] {
-  const count = Math.max(4, Math.floor(seconds / 4));
-  const kinds: FaultKind[] = ['restart', 'close', 'poison'];
-  const weighted: FaultKind[] = ['kill', 'kill', 'kill', 'kill', 'kill', 'poison', 'close', 'restart'];
+export function planFaults(seconds: number, random: () => number, cluster = false): FaultKind[] {
+  const count = Math.max(cluster ? 5 : 4, Math.floor(seconds / 4));
+  // a cluster run is about its nodes: each node fault at least once, and as often as SIGKILLs
+  const kinds: FaultKind[] = cluster ? ['restart', 'node-kill', 'close', 'poison', 'kill', 'alarm', 'delete-dlq'] : ['restart', 'close', 'poison', 'alarm', 'delete-dlq'];
+  const weighted: FaultKind[] = cluster
+    ? ['kill', 'kill', 'poison', 'close', 'restart', 'restart', 'node-kill', 'node-kill']
+    : ['kill', 'kill', 'kill', 'kill', 'kill', 'poison', 'close', 'restart'];
   while (kinds.length < count) kinds.push(weighted[Math.floor(random() * weighted.length)] as FaultKind);
   for (let i = kinds.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -67,9 +84,27 @@ export async function inject(kind: FaultKind, ctx: FaultContext): Promise<Fault>
         return fault(Date.now(), ctx.publishPoison(2));
       case 'close':
       case 'restart':
+      case 'node-kill':
+      case 'alarm':
+      case 'delete-dlq':
         // Never against a broker that is not ours: the system node serves every other test and user.
-        if (ctx.node === undefined) return fault(Date.now(), `${kind} skipped: no private node (--url given)`, false);
+        if (ctx.node === undefined && ctx.cluster === undefined) return fault(Date.now(), `${kind} skipped: no private node (--url given)`, false);
     }
+    if (kind === 'delete-dlq') {
+      const queue = ctx.queues[Math.floor(ctx.random() * ctx.queues.length)] as string;
+      const target = ctx.cluster?.nodes[0]?.name ?? ctx.node;
+      const r = await rabbitmqctl(target, ['delete_queue', `${queue}.dlq`]);
+      return fault(Date.now(), `deleted ${queue}.dlq: ${lastLine(r.output)} (${r.ms} ms)`, r.ok);
+    }
+    if (kind === 'alarm') {
+      const node = ctx.cluster?.nodes[Math.floor(ctx.random() * ctx.cluster.nodes.length)] ?? ctx.brokerNode;
+      if (node === undefined) return fault(Date.now(), 'alarm skipped: no private node', false);
+      await setMemoryAlarm(node, true);
+      await sleep(ALARM_SECONDS * 1000);
+      await setMemoryAlarm(node, false);
+      return fault(Date.now(), `memory alarm on ${node.name.replace(/@.*/, '')} for ${ALARM_SECONDS} s`);
+    }
+    if (ctx.cluster !== undefined) return await clusterFault(kind, ctx.cluster, ctx, fault);
     switch (kind) {
       case 'close': {
         const at = Date.now();
@@ -82,9 +117,39 @@ export async function inject(kind: FaultKind, ctx: FaultContext): Promise<Fault>
         const start = await rabbitmqctl(ctx.node, ['start_app'], 120_000);
         return fault(Date.now(), `stop_app (${stop.ms} ms), ${ctx.outageSeconds} s down, start_app (${start.ms} ms)${stop.ok && start.ok ? '' : `: ${lastLine(stop.output)} / ${lastLine(start.output)}`}`, stop.ok && start.ok);
       }
+      default:
+        return fault(Date.now(), `${kind} needs --cluster`, false);
     }
   } catch (error) {
     return fault(Date.now(), `failed: ${(error as Error).message}`, false);
+  }
+}
+
+/** A node fault on one node of the cluster, picked at random; the others keep serving. */
+async function clusterFault(kind: FaultKind, cluster: Cluster, ctx: FaultContext, fault: (at: number, detail: string, ok?: boolean) => Fault): Promise<Fault> {
+  const node = cluster.nodes[Math.floor(ctx.random() * cluster.nodes.length)] as BrokerNode;
+  const short = node.name.replace(/@.*/, '');
+  switch (kind) {
+    case 'close': {
+      const at = Date.now();
+      const r = await rabbitmqctl(node.name, ['close_all_connections', 'chaos']);
+      return fault(at, `close_all_connections on ${short}: ${lastLine(r.output)} (${r.ms} ms)`, r.ok);
+    }
+    case 'restart': {
+      const stop = await rabbitmqctl(node.name, ['stop_app'], 60_000);
+      await sleep(ctx.outageSeconds * 1000);
+      const start = await rabbitmqctl(node.name, ['start_app'], 120_000);
+      return fault(Date.now(), `stop_app of ${short} (${stop.ms} ms), ${ctx.outageSeconds} s down, start_app (${start.ms} ms)${stop.ok && start.ok ? '' : `: ${lastLine(stop.output)} / ${lastLine(start.output)}`}`, stop.ok && start.ok);
+    }
+    case 'node-kill': {
+      const killedAt = Date.now();
+      const pid = await killVm(node);
+      await restart(node);
+      await waitRunning(cluster.nodes, undefined, 120_000);
+      return fault(Date.now(), `kill -9 of ${short}'s VM (pid ${pid}), restarted and running in the cluster after ${Date.now() - killedAt} ms`);
+    }
+    default:
+      return fault(Date.now(), `${kind} is not a node fault`, false);
   }
 }
 

@@ -16,6 +16,8 @@ export interface ChaosOptions {
   keep: boolean;
   /** Seed for the fault schedule, so that a run can be replayed. */
   seed: number;
+  /** A 3-node cluster of our own instead of one node, with node-level faults (see docs/chaos.md). */
+  cluster: boolean;
 }
 
 export const HELP = `npm run chaos -- [options]
@@ -26,6 +28,9 @@ export const HELP = `npm run chaos -- [options]
   --drain-seconds D  wait at most this long afterwards for every message (default 600)
   --seed X           seed of the fault schedule (default: random, printed)
   --keep             keep the run directory even when nothing was lost
+  --cluster          a 3-node cluster of our own (workers and publisher given every
+                     node), faults on its nodes: stop_app/start_app, kill -9 of a
+                     node's VM + restart, closing a node's connections
   --url URL          use this broker instead of a node of our own; broker faults then
                      hit the default node through rabbitmqctl (disturbs whoever uses it)
 `;
@@ -49,11 +54,13 @@ export function parseOptions(argv: string[]): ChaosOptions | 'help' {
       'drain-seconds': { type: 'string' },
       seed: { type: 'string' },
       keep: { type: 'boolean' },
+      cluster: { type: 'boolean' },
       url: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) return 'help';
+  if (values.cluster === true && values.url !== undefined) throw new Error('--cluster and --url exclude each other: the cluster is one of our own');
   return {
     messages: positiveInt('messages', values.messages, 100_000),
     seconds: positiveInt('seconds', values.seconds, 60, 5),
@@ -62,5 +69,6 @@ export function parseOptions(argv: string[]): ChaosOptions | 'help' {
     seed: positiveInt('seed', values.seed, Math.floor(Math.random() * 1_000_000), 0),
     keep: values.keep === true,
     url: values.url,
+    cluster: values.cluster === true,
   };
 }

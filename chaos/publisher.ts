@@ -1,4 +1,5 @@
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import { connectAny } from './connect.js';
 
 /** One message to publish, until the broker confirms it. */
 export interface Outgoing {
@@ -34,6 +35,8 @@ export class ChaosPublisher {
   #reconnecting: Promise<void> | undefined;
   #returned = new Set<string>();
   #idleWaiters: Array<() => void> = [];
+  /** Index of the node (of a comma-separated url) to try first: the one after the node that failed. */
+  #nextNode = 0;
   #failure: Error | undefined;
   /** Confirmed publishes. */
   confirmed = 0;
@@ -85,7 +88,8 @@ export class ChaosPublisher {
     let delay = 250;
     for (;;) {
       try {
-        const connection = await amqp.connect(`${this.#url}?heartbeat=5`, { clientProperties: { connection_name: 'chaos publisher' }, timeout: 5000 });
+        const { connection, index } = await connectAny(this.#url, { name: 'chaos publisher', heartbeat: 5, start: this.#nextNode });
+        this.#nextNode = index + 1;
         const channel = await connection.createConfirmChannel();
         connection.on('error', () => {}); // 'close' carries the news
         channel.on('error', () => {});
@@ -107,7 +111,7 @@ export class ChaosPublisher {
         this.#pump();
         return;
       } catch (error) {
-        if (Date.now() + delay > deadline) throw new Error(`publisher: cannot connect to ${this.#url.replace(/\/\/[^@]*@/, '//')}: ${(error as Error).message}`, { cause: error });
+        if (Date.now() + delay > deadline) throw new Error(`publisher: cannot connect to ${this.#url.replace(/\/\/[^@,]*@/g, '//')}: ${(error as Error).message}`, { cause: error });
         await sleep(delay);
         delay = Math.min(delay * 2, 2000);
       }

@@ -1,14 +1,15 @@
 /**
  * `npm run chaos`: publishes N numbered messages (and a few poison ones) to three worker types running
  * under `rabbit-worker supervise`, injects faults meanwhile (SIGKILL, heap exhaustion, closed connections,
- * a broker restart), waits for every message, and checks that none was lost. See docs/chaos.md.
+ * a broker restart), waits for every message, and checks that none was lost. With --cluster, the same
+ * against a 3-node cluster with faults on its nodes. See docs/chaos.md.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import amqp from 'amqplib';
-import { rabbitmqctl, startNode, stopNode } from '../test/harness/index.js';
+import { rabbitmqctl, startCluster, startNode, stopNode, type BrokerNode, type Cluster } from '../test/harness/index.js';
 import { cleanup, installSignalCleanup, onCleanup } from './cleanup.js';
+import { connectAny } from './connect.js';
 import { DeadLetterReader } from './dead-letters.js';
 import { planFaults, runFaults, type Fault } from './faults.js';
 import { HELP, parseOptions, type ChaosOptions } from './options.js';
@@ -79,10 +80,20 @@ async function chaos(opts: ChaosOptions, runDir: string, recordsDir: string, log
   const runId = t0.toString(36);
   log(`chaos run ${runId}: ${opts.messages} messages + ${opts.poison} poison, ${opts.seconds} s of faults, seed ${opts.seed}; run directory ${runDir}`);
 
-  // 1. The broker: a node of our own, unless --url.
+  // 1. The broker: a node of our own (or a cluster of three with --cluster), unless --url.
   let url: string;
   let node: string | undefined;
-  if (opts.url !== undefined) {
+  let brokerNode: BrokerNode | undefined;
+  let cluster: Cluster | undefined;
+  if (opts.cluster) {
+    log(`starting a 3-node RabbitMQ cluster rwchaos-${runId}-{1,2,3}@localhost …`);
+    const started = await startCluster({ dir: join(runDir, 'cluster'), namePrefix: `rwchaos-${runId}`, log });
+    cluster = started;
+    onCleanup('stop the chaos cluster', () => started.stop());
+    url = started.url;
+    node = undefined;
+    log(`cluster up after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${started.nodes.map((n) => `${n.name} on ${n.amqpPort}`).join(', ')}; workers and publisher get every node, node 1 first`);
+  } else if (opts.url !== undefined) {
     url = opts.url;
     node = undefined;
     log('--url given: the broker faults (close_all_connections, stop_app) are skipped: they are only ever run on a node of our own');
@@ -92,6 +103,7 @@ async function chaos(opts: ChaosOptions, runDir: string, recordsDir: string, log
     onCleanup('stop the chaos node', () => stopNode(broker));
     url = broker.url;
     node = broker.name;
+    brokerNode = broker;
     log(`node ${broker.name} up after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
 
@@ -135,7 +147,7 @@ async function chaos(opts: ChaosOptions, runDir: string, recordsDir: string, log
     return ids.length > 0 ? `published ${ids.join(', ')}` : 'no poison left to publish';
   };
 
-  const kinds = planFaults(opts.seconds, random);
+  const kinds = planFaults(opts.seconds, random, opts.cluster);
   const poisonFaults = kinds.filter((k) => k === 'poison').length;
   const upfrontPoison = Math.max(0, opts.poison - 2 * poisonFaults);
   const upfront = Math.floor(opts.messages * UPFRONT_SHARE);
@@ -168,6 +180,9 @@ async function chaos(opts: ChaosOptions, runDir: string, recordsDir: string, log
     opts.seconds,
     {
       node,
+      ...(brokerNode !== undefined ? { brokerNode } : {}),
+      ...(cluster !== undefined ? { cluster } : {}),
+      queues: types.map((t) => t.queue),
       configPath,
       outageSeconds: OUTAGE_SECONDS,
       random,
@@ -272,7 +287,7 @@ async function logStatus(configPath: string, log: (line: string) => void): Promi
 /** Messages left in each work queue once the workers stopped: where missing messages may be waiting. */
 async function queueDepths(url: string, types: ChaosType[]): Promise<Map<string, number> | undefined> {
   try {
-    const connection = await amqp.connect(url);
+    const { connection } = await connectAny(url, { name: 'chaos queue depths' });
     try {
       const channel = await connection.createChannel();
       const depths = new Map<string, number>();
@@ -291,7 +306,7 @@ async function deleteQueues(url: string, types: ChaosType[]): Promise<void> {
   const listed = await rabbitmqctl(undefined, ['list_queues', '-q', '--no-table-headers', 'name']);
   const names = new Set(types.flatMap((t) => [t.queue, `${t.queue}.dlq`]));
   if (listed.ok) for (const name of listed.output.split('\n').map((l) => l.trim())) if (types.some((t) => name.startsWith(`${t.queue}.`))) names.add(name);
-  const connection = await amqp.connect(url);
+  const { connection } = await connectAny(url, { name: 'chaos cleanup' });
   try {
     const channel = await connection.createChannel();
     channel.on('error', () => {});

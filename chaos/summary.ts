@@ -60,7 +60,15 @@ function explainRepeats(input: SummaryInput): Map<string, number> {
   return causes;
 }
 
-const KIND_NAMES: Record<FaultKind, string> = { kill: 'SIGKILL', poison: 'poison message', close: 'close_all_connections', restart: 'broker restart' };
+const KIND_NAMES: Record<FaultKind, string> = {
+  kill: 'SIGKILL',
+  poison: 'poison message',
+  close: 'close_all_connections',
+  restart: 'broker restart',
+  'node-kill': 'node VM killed',
+  alarm: 'memory alarm',
+  'delete-dlq': 'deleted .dlq',
+};
 
 /** The printed result: one line per figure, then the details that explain them. */
 export function summarize(input: SummaryInput): Summary {

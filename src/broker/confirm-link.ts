@@ -67,7 +67,7 @@ export class ConfirmLink {
   constructor(options: ConfirmLinkOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    // every publish waiting for a connection listens to it: dozens at once are normal, not a leak
+    // every publish waiting for a connection listens on it (a deadline's parent): many at once are no leak
     setMaxListeners(0, this.#closing.signal);
   }
 

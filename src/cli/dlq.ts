@@ -2,21 +2,22 @@ import { createInterface } from 'node:readline/promises';
 import type { ChannelModel } from 'amqplib';
 import type { Command } from 'commander';
 import { connect } from '../broker/connection.js';
+import { countDelayed, type DelayCensus } from '../broker/delay-census.js';
+import { QueueProbe } from '../broker/queue-probe.js';
 import { bodyOf, deadLetterDepth, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter } from '../broker/dead-letters.js';
 
 export { bodyOf };
 import { deadLetterQueueName } from '../broker/topology.js';
-import { parseUrls } from '../broker/url.js';
 import { ConfigError } from '../errors.js';
 import { formatCount, ProgressLine } from './progress.js';
-import { connectOptionFlags, positiveInt } from './shared-options.js';
+import { connectOptionFlags, positiveInt, urlsFrom } from './shared-options.js';
 
 type Flags = Record<string, unknown>;
 
 /** Runs `fn` on a connection made with `--url`/`--connect-attempts` (exit 3 when nothing answers). */
 async function withConnection<T>(flags: Flags, fn: (connection: ChannelModel) => Promise<T>): Promise<T> {
   const connection = await connect({
-    urls: parseUrls(typeof flags.url === 'string' ? flags.url : undefined),
+    urls: urlsFrom(flags),
     attempts: positiveInt(flags.connectAttempts, '--connect-attempts', 5),
     name: `rabbit-worker dlq pid ${process.pid}`,
   });
@@ -66,7 +67,7 @@ export function registerDlq(program: Command): void {
       .option('--json', 'a JSON array with headers, properties and body'),
   ).action(async (queue: string, flags: Flags) => {
     const limit = positiveInt(flags.limit, '--limit', 100);
-    const { messages, depth } = await withConnection(flags, (c) => listDeadLetters(c, queue, { limit }));
+    const { messages, depth, delayed } = await withConnection(flags, async (c) => ({ ...(await listDeadLetters(c, queue, { limit })), delayed: await countQueued(c) }));
     if (flags.json === true) {
       const out = messages.map((m) => {
         const { text, encoding } = bodyOf(m.body);
@@ -77,6 +78,8 @@ export function registerDlq(program: Command): void {
     }
     for (const message of messages) process.stdout.write(`${describe(message)}\n`);
     process.stdout.write(`${formatCount(messages.length)} of ${formatCount(depth)} dead letter(s) in "${deadLetterQueueName(queue)}", left in place\n`);
+    // the levels are shared: their count covers every queue of the vhost, not only this one
+    process.stdout.write(`${formatCount(delayed.total)} message(s) wait in the delay levels (retries and delayed publishes of every queue of the vhost)\n`);
     // Every list is a delivery that a quorum queue counts; some RabbitMQ versions drop a message past a delivery limit.
     const worn = messages.filter((m) => m.dlqDeliveryCount >= 10).length;
     if (worn > 0) process.stderr.write(`rabbit-worker: warning: ${worn} message(s) were listed 10 times or more; a delivery limit on "${deadLetterQueueName(queue)}" would drop them\n`);
@@ -134,4 +137,13 @@ export function registerDlq(program: Command): void {
     if (removed === undefined) process.stdout.write('nothing purged\n');
     else process.stdout.write(`purged ${formatCount(removed)} message(s) from "${deadLetterQueueName(queue)}"\n`);
   });
+}
+
+async function countQueued(connection: ChannelModel): Promise<DelayCensus> {
+  const probe = new QueueProbe(connection);
+  try {
+    return await countDelayed(probe);
+  } finally {
+    await probe.close();
+  }
 }

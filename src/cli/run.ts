@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { parseUrls } from '../broker/url.js';
 import { runWorker } from '../worker/worker-process.js';
 import { RUN_FLAGS, overridesFromFlags } from '../worker/run-flags.js';
-import { connectOptionFlags, positiveInt } from './shared-options.js';
+import { connectOptionFlags, positiveInt, urlsFrom } from './shared-options.js';
 
 const HELP: Record<keyof typeof RUN_FLAGS, string> = {
   queue: 'queue to consume (overrides setQueue)',
@@ -37,7 +36,7 @@ export function registerRun(program: Command): void {
     const code = await runWorker({
       file,
       overrides: overridesFromFlags(flags),
-      connect: { urls: parseUrls(flags.url as string | undefined), attempts: positiveInt(flags.connectAttempts, '--connect-attempts', 5) },
+      connect: { urls: urlsFrom(flags), attempts: positiveInt(flags.connectAttempts, '--connect-attempts', 5) },
       ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
     });
     process.exitCode = code;

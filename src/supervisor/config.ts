@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { describeIssues, settingsSchema, type SettingsOverrides, type WorkerSettings } from '../worker/options.js';
 import { RUN_FLAGS } from '../worker/run-flags.js';
+import { isScheduleName, resolveSchedules, scheduleSchema, schedulerSchema, type ScheduleConfig } from './schedules/schedule-config.js';
 import { defaultKubernetesOptions, kubernetesSchema, kubernetesTypeSchema, type KubernetesOptions, type KubernetesTypeOptions } from './kubernetes-options.js';
 
 /** Looked for, in this order, in the working directory (or in the directory given as `[config]`). */
@@ -74,6 +75,10 @@ const configSchema = z.strictObject({
   url: z.string().min(1).optional(),
   /** Read by `rabbit-worker kubernetes` only: see kubernetes-options.ts. */
   kubernetes: kubernetesSchema.optional(),
+  /** Messages published on a timetable, fired once per tick across every supervisor: see schedules/. */
+  schedules: z.record(z.string(), scheduleSchema).optional(),
+  /** The schedules' leader election: see schedules/schedule-config.ts. */
+  scheduler: schedulerSchema.optional(),
 });
 
 /** What a config file may contain, for `defineConfig` in a TypeScript config. */
@@ -122,6 +127,12 @@ export interface SupervisorConfig {
   control: ControlConfig;
   /** The `kubernetes:` section, defaults applied (used by `rabbit-worker kubernetes` only). */
   kubernetes: KubernetesOptions;
+  /** `schedules:`, sorted by name; empty when there are none. */
+  schedules: ScheduleConfig[];
+  /** `scheduler:`, defaults applied. */
+  scheduler: { group: string };
+  /** The top-level `url`, if any (the schedules publish through it, else AMQP_URL). */
+  url?: string;
 }
 
 /** `[config]` → the config file's absolute path: a file, a directory to search, or the cwd. */
@@ -170,6 +181,11 @@ export function parseConfig(raw: unknown, path: string): SupervisorConfig {
       throw new ConfigError(`${path}: workers."${bad}": worker type names are 1-64 letters, digits, ".", "_" and "-" (they name processes, programs and units)`);
     }
   }
+  const rawSchedules = (raw as { schedules?: unknown } | null)?.schedules;
+  if (rawSchedules !== null && typeof rawSchedules === 'object') {
+    const bad = Object.keys(rawSchedules).find((name) => !isScheduleName(name));
+    if (bad !== undefined) throw new ConfigError(`${path}: schedules."${bad}": schedule names are 1-64 letters, digits, ".", "_" and "-" (they appear in message ids)`);
+  }
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(`${path}: ${describeIssues(result.error)}`);
   const dir = dirname(path);
@@ -203,7 +219,16 @@ export function parseConfig(raw: unknown, path: string): SupervisorConfig {
     });
   }
   const { token, ...control } = result.data.control;
-  return { path, dir, workers, control: { ...control, ...(token !== undefined ? { token } : {}) }, kubernetes: result.data.kubernetes ?? defaultKubernetesOptions() };
+  return {
+    path,
+    dir,
+    workers,
+    control: { ...control, ...(token !== undefined ? { token } : {}) },
+    kubernetes: result.data.kubernetes ?? defaultKubernetesOptions(),
+    schedules: resolveSchedules(result.data.schedules ?? {}),
+    scheduler: { group: result.data.scheduler?.group ?? 'default' },
+    ...(result.data.url !== undefined ? { url: result.data.url } : {}),
+  };
 }
 
 /** Finds, reads and validates the config file. Every problem is a one-line {@link ConfigError} (exit code 2). */

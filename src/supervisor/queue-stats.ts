@@ -1,5 +1,5 @@
-import type { Channel, ChannelModel } from 'amqplib';
-import { delayLevelNames } from '../broker/delay-topology.js';
+import { countDelayed } from '../broker/delay-census.js';
+import { QueueProbe } from '../broker/queue-probe.js';
 import { deadLetterQueueName } from '../broker/topology.js';
 import { raceDeadline, Deadline } from '../deadline.js';
 import type { SupervisorBroker } from './supervisor-broker.js';
@@ -75,14 +75,14 @@ export class QueueStats {
     const deadline = new Deadline(ROUND_TIMEOUT_MS, () => new Error('queue depths took too long'));
     try {
       const connection = await raceDeadline(this.#broker.connection(), deadline);
-      const probe = new Probe(connection);
+      const probe = new QueueProbe(connection);
       try {
         for (const queue of queues) {
           const work = await raceDeadline(probe.check(queue), deadline);
           const dead = await raceDeadline(probe.check(deadLetterQueueName(queue)), deadline);
           this.#depths.set(queue, { ready: work?.messageCount ?? null, consumers: work?.consumerCount ?? null, dead: dead?.messageCount ?? null, at: Date.now() });
         }
-        this.#delayed = await raceDeadline(this.#delayedCount(probe), deadline);
+        this.#delayed = (await raceDeadline(countDelayed(probe), deadline)).total;
       } finally {
         await probe.close();
       }
@@ -94,47 +94,5 @@ export class QueueStats {
     } finally {
       deadline.clear();
     }
-  }
-
-  /** The sum of the delay levels' depths; 0 when they were never declared (no delay or retry yet). */
-  async #delayedCount(probe: Probe): Promise<number> {
-    let total = 0;
-    for (const level of delayLevelNames()) {
-      const found = await probe.check(level);
-      // declared together, lowest first: a missing level 0 means none exists
-      if (found === undefined && level.endsWith('.00')) return 0;
-      total += found?.messageCount ?? 0;
-    }
-    return total;
-  }
-}
-
-/** Passive declares on a channel of their own; a missing queue (404 closes the channel) gives undefined and a new channel. */
-class Probe {
-  #channel: Promise<Channel> | undefined;
-
-  constructor(private readonly connection: ChannelModel) {}
-
-  async check(queue: string): Promise<{ messageCount: number; consumerCount: number } | undefined> {
-    const channel = await (this.#channel ??= this.#open());
-    try {
-      return await channel.checkQueue(queue);
-    } catch (error) {
-      this.#channel = undefined;
-      if ((error as { code?: unknown }).code === 404) return undefined;
-      throw error;
-    }
-  }
-
-  async close(): Promise<void> {
-    const channel = this.#channel;
-    this.#channel = undefined;
-    if (channel !== undefined) await (await channel).close().catch(() => {});
-  }
-
-  async #open(): Promise<Channel> {
-    const channel = await this.connection.createChannel();
-    channel.on('error', () => {});
-    return channel;
   }
 }

@@ -1,8 +1,10 @@
 import { ExitCode } from '../errors.js';
 import { createPino, Logger } from '../log/logger.js';
 import { loadConfig } from './config.js';
+import { watchParent } from '../worker/parent-watch.js';
 import { outputFormat } from './output.js';
 import { prepareTypes } from './prepare-types.js';
+import { startSchedules } from './schedules/start.js';
 import { SupervisorEndpoint } from './supervisor-endpoint.js';
 import { Supervisor, type ReloadSummary } from './supervisor.js';
 
@@ -22,6 +24,7 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   const config = await loadConfig(options.config);
   const logger = new Logger(createPino({ base: { worker: 'supervisor' } }));
   const supervisor = new Supervisor(config, { logger, format: outputFormat() });
+  const schedules = startSchedules(config, logger);
 
   let reloading: Promise<ReloadSummary> | undefined;
   const reload = (): Promise<ReloadSummary> => {
@@ -29,6 +32,7 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
       try {
         const next = await loadConfig(config.path);
         await prepareTypes(next.workers, logger);
+        schedules.update(next);
         return supervisor.reload(next);
       } finally {
         reloading = undefined;
@@ -38,7 +42,10 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   };
 
   const endpoint = new SupervisorEndpoint({ supervisor, config, reload, logger, ...(options.port !== undefined ? { port: options.port } : {}) });
-  await endpoint.start();
+  await endpoint.start().catch(async (error: unknown) => {
+    await schedules.stop(); // its connections would keep a supervisor that could not start alive
+    throw error;
+  });
 
   let firstSignalAt = 0;
   let onStop: (signal: NodeJS.Signals) => void = () => {};
@@ -54,7 +61,8 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
       }
       firstSignalAt = Date.now();
       logger.info(`${signal} received: stopping every process gracefully (send it again to kill them)`);
-      void supervisor.stop().then(() => resolve());
+      // side by side: the schedules hand their token to the next supervisor while these workers drain
+      void Promise.all([schedules.stop(), supervisor.stop()]).then(() => resolve());
     };
   });
   const onHup = (): void => {
@@ -64,6 +72,11 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHup);
+  // npx does not pass SIGTERM on: a supervisor whose parent went away stops its workers as if signalled
+  const stopWatching = watchParent((why) => {
+    logger.warn(`${why}; stopping`);
+    onStop('SIGTERM');
+  });
 
   // compiled once here, so that the children find a warm cache; a signal meanwhile means: start nothing
   await prepareTypes(config.workers, logger);
@@ -72,6 +85,7 @@ export async function supervise(options: SuperviseOptions = {}): Promise<number>
   process.off('SIGTERM', onStop);
   process.off('SIGINT', onStop);
   process.off('SIGHUP', onHup);
+  stopWatching();
   await endpoint.stop();
   return ExitCode.OK;
 }

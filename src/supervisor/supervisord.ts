@@ -1,4 +1,5 @@
-import { BIN_PATH, runCommand, workerEnv } from './command.js';
+import { BIN_PATH, runCommand } from './command.js';
+import { sharedName, splitEnv } from './secrets.js';
 import type { SupervisorConfig, WorkerTypeConfig } from './config.js';
 
 export interface SupervisordOptions {
@@ -46,7 +47,10 @@ export function startSecs(type: WorkerTypeConfig): number {
 /** The `[program:…]` block of one worker type. */
 export function programBlock(type: WorkerTypeConfig, config: SupervisorConfig, options: SupervisordOptions = {}): string {
   const { command, args } = runCommand(type, options.node ?? process.execPath, options.bin ?? BIN_PATH);
-  const env = { ...workerEnv(type), RABBIT_WORKER_PROCESS: '%(program_name)s_%(process_num)02d' };
+  // Secrets (a URL with a password) are never written here: supervisord reads them from its own environment.
+  const { plain, secret } = splitEnv(type);
+  const fromSupervisord = Object.fromEntries(Object.keys(secret).map((name) => [name, `%(ENV_${sharedName(type.name, name)})s`]));
+  const env = { ...Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, percent(v)])), ...fromSupervisord, RABBIT_WORKER_PROCESS: '%(program_name)s_%(process_num)02d' };
   const lines = [
     `[program:${options.prefix ?? ''}${type.name}]`,
     `command=${percent([command, ...args].map(quoteArg).join(' '))}`,
@@ -65,8 +69,8 @@ export function programBlock(type: WorkerTypeConfig, config: SupervisorConfig, o
     `stopwaitsecs=${Math.ceil(type.stopWaitSeconds)}`,
     'stopasgroup=true',
     'killasgroup=true',
-    // RABBIT_WORKER_PROCESS keeps its %(…)s: supervisord expands it per process
-    `environment=${formatEnvironment(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, k === 'RABBIT_WORKER_PROCESS' ? v : percent(v)])))}`,
+    // RABBIT_WORKER_PROCESS and the secrets keep their %(…)s: supervisord expands them
+    `environment=${formatEnvironment(env)}`,
   ];
   const logs = options.logs ?? 'auto';
   if (logs === 'stdout') {
@@ -83,6 +87,16 @@ export function programBlock(type: WorkerTypeConfig, config: SupervisorConfig, o
   }
   if (type.processes === 0) lines.splice(1, 0, '; processes: 0 in the config: defined, not started');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The secrets of every type, as supervisord must have them in its own environment (e.g. through systemd's
+ * `EnvironmentFile=` for the supervisor service): `RABBIT_WORKER_<TYPE>_<NAME>=value`.
+ */
+export function supervisordSecrets(config: SupervisorConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const type of config.workers) for (const [name, value] of Object.entries(splitEnv(type).secret)) out[sharedName(type.name, name)] = value;
+  return out;
 }
 
 /** Every `[program:…]` block, for `[include]` from a supervisord.conf. */

@@ -202,6 +202,11 @@ export class Consumer {
     for (const delivery of pick()) delivery.interrupted = true;
     // A process that is about to die stops deliveries first, so that a nack cannot come straight back to it.
     if (options.cancelFirst === true) await this.cancel(new Deadline(5000, () => new Error('cancel timed out'), { clock: this.#clock }));
+    // Already settled (retried past messageTimeout, say): nothing for shutdown() to decide.
+    for (const delivery of pick().filter((d) => d.settlement !== undefined)) {
+      this.#helper.disarm(delivery);
+      this.#finish(delivery);
+    }
     const deliveries = pick();
     for (const delivery of deliveries) {
       delivery.interrupted = true;

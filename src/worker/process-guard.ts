@@ -1,3 +1,4 @@
+import { watchParent } from './parent-watch.js';
 import type { ShutdownReason } from './shutdown-reason.js';
 
 export interface GuardHandlers {
@@ -11,8 +12,6 @@ export interface GuardHandlers {
 
 /** Signals this close together are one: GNU `timeout`, a terminal or an init system signal the process *and* its group. */
 export const REPEAT_SIGNAL_MS = 1000;
-/** How often the parent process is checked for. */
-const PARENT_CHECK_MS = 1000;
 
 /**
  * The one place that owns `process.on(...)` for signals and fatal events in a worker process. Installed
@@ -28,7 +27,7 @@ export class ProcessGuard {
   readonly #signals = new Map<NodeJS.Signals, { count: number; at: number }>();
   #installed: Array<[string, (...args: never[]) => void]> = [];
   #exiting = false;
-  #parentWatch: NodeJS.Timeout | undefined;
+  #stopWatching: () => void = () => {};
 
   constructor(handlers: GuardHandlers) {
     this.#handlers = handlers;
@@ -57,7 +56,7 @@ export class ProcessGuard {
     on('uncaughtException', (error: unknown) => this.#handlers.fatal('uncaught-exception', error));
     on('unhandledRejection', (error: unknown) => this.#handlers.fatal('unhandled-rejection', error));
     if (typeof process.send === 'function') on('disconnect', () => this.#handlers.orphaned('the supervisor went away (IPC channel closed)'));
-    this.#watchParent();
+    this.#stopWatching = watchParent((why) => this.#handlers.orphaned(why));
   }
 
   /** While `busy()`, a `process.exit()` from user code is turned into `fatal('exit')`. */
@@ -79,22 +78,7 @@ export class ProcessGuard {
   uninstall(): void {
     for (const [event, listener] of this.#installed) process.off(event as 'SIGTERM', listener as () => void);
     this.#installed = [];
-    clearInterval(this.#parentWatch);
+    this.#stopWatching();
     process.exit = this.#realExit;
-  }
-
-  /**
-   * A parent that dies leaves us re-parented (to init or a subreaper): `process.ppid` changes. As PID 1 in a
-   * container there is no parent to lose (ppid 0), and nothing is watched.
-   */
-  #watchParent(): void {
-    const parent = process.ppid;
-    if (parent <= 1) return;
-    this.#parentWatch = setInterval(() => {
-      if (process.ppid === parent) return;
-      clearInterval(this.#parentWatch);
-      this.#handlers.orphaned(`its parent process (pid ${parent}) went away`);
-    }, PARENT_CHECK_MS);
-    this.#parentWatch.unref();
   }
 }

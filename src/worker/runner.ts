@@ -31,12 +31,15 @@ export interface CallbackRunner {
   dispatch(data: DeliveryData, lane?: Lane): void;
   /** Runs `WorkerTask.shutdown()` for one interrupted message; its settlement arrives through `events.settle`. */
   shutdown(data: DeliveryData, reason: ShutdownReason, error: unknown): Promise<void>;
-  /** Aborts the signal of one callback (its deadline passed). */
+  /**
+   * Aborts the signal of one callback (its deadline passed). Where callbacks run in isolates, that isolate
+   * takes no new message from then on (the retried copy goes elsewhere) and stops once the others in it end.
+   */
   abort(id: number, reason: string): void;
   /**
-   * Replaces the isolate where callback `id` ignored its aborted signal: new messages go to a fresh
-   * isolate at once, the other callbacks of the old one get a moment to finish, then it is terminated
-   * (those still running get `shutdown('recycled')`). False when that is impossible (main thread).
+   * Callback `id` ignored its aborted signal: replaces what runs it (terminates its isolate now; the other
+   * callbacks there get `shutdown('recycled')`, not counted as attempts). False when that is impossible
+   * (the main thread: only a new process can free it).
    */
   recycle(id: number): boolean;
   /** Stops the callbacks still running, where that is possible (an isolate is terminated). */

@@ -161,10 +161,18 @@ class WorkerProcess {
       onLimit: () => void this.stop('max-messages'),
       onStuck: () => void this.stop('deadline'),
       onFailed: () => void this.stop('fatal', 0),
-      // with metrics off, no hook at all: nothing is done per message
-      ...(metrics !== undefined
-        ? { onReceived: (delivery) => metrics.received(delivery), onSettled: (delivery, outcome) => metrics.settled(delivery, outcome), onIsolateRestart: (reason) => metrics.isolateRestarted(reason) }
-        : {}),
+      // with metrics off (and callbacks in isolates), no hook at all: nothing is done per message
+      ...(metrics !== undefined ? { onReceived: (delivery) => metrics.received(delivery), onIsolateRestart: (reason) => metrics.isolateRestarted(reason) } : {}),
+      ...(settings.isolation === 'none'
+        ? {
+            onSettled: (delivery, outcome) => {
+              metrics?.settled(delivery, outcome);
+              this.#checkMemoryBetweenMessages();
+            },
+          }
+        : metrics !== undefined
+          ? { onSettled: (delivery, outcome) => metrics.settled(delivery, outcome) }
+          : {}),
     });
     this.#link = new BrokerLink({
       connect: options.connect,
@@ -235,22 +243,43 @@ class WorkerProcess {
       ttl: settings.ttl,
       maxMessages: settings.maxMessages,
     });
+    if (settings.isolation === 'none') {
+      logger.info(
+        `isolation none: callbacks run on the main thread, without a heap limit of their own: memoryLimitMb (${settings.memoryLimitMb}) is checked between messages, a callback that exhausts the heap ends the process (its messages come back from the broker, counted as attempts), and a callback that ignores messageTimeout can only be freed by stopping the process`,
+      );
+    }
     if (settings.messageTimeout > 0 && settings.messageTimeout > settings.consumerTimeout * 0.9) {
       logger.warn(`messageTimeout (${settings.messageTimeout}s) is near or past the broker's consumer_timeout (consumerTimeout ${settings.consumerTimeout}s): the broker may close the channel first`);
     }
     this.#schedule();
   }
 
+  #lastMemoryCheck = 0;
+
+  /**
+   * `isolation: 'none'` has no heap limit of its own: memory is checked between messages too (at most every
+   * 100 ms), not only once a second, so that a worker growing message after message is recycled in time.
+   */
+  #checkMemoryBetweenMessages(): void {
+    const now = Date.now();
+    if (now - this.#lastMemoryCheck < 100) return;
+    this.#lastMemoryCheck = now;
+    this.#checkMemory();
+  }
+
+  #checkMemory(): void {
+    const { settings } = this;
+    const usedMb = this.#runner.memoryMb();
+    if (usedMb > settings.memoryLimitMb && !this.#state.is('draining', 'stopped')) {
+      this.logger.warn(`callbacks hold ${Math.round(usedMb)} MB of heap and buffers, more than memoryLimitMb (${settings.memoryLimitMb}); recycling`);
+      void this.stop('memory');
+    }
+  }
+
   #schedule(): void {
     const { settings } = this;
     if (settings.ttl > 0) this.#timers.push(setTimeout(() => void this.stop('ttl'), settings.ttl * 1000));
-    const memory = setInterval(() => {
-      const usedMb = this.#runner.memoryMb();
-      if (usedMb > settings.memoryLimitMb) {
-        this.logger.warn(`callbacks hold ${Math.round(usedMb)} MB of heap and buffers, more than memoryLimitMb (${settings.memoryLimitMb}); recycling`);
-        void this.stop('memory');
-      }
-    }, this.options.memoryCheckMs ?? 1000);
+    const memory = setInterval(() => this.#checkMemory(), this.options.memoryCheckMs ?? 1000);
     const status = setInterval(() => this.#report(true), 250);
     memory.unref();
     status.unref();

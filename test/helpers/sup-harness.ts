@@ -29,7 +29,7 @@ export class SupConfig {
   readonly path = join(this.dir, 'rabbit-worker.config.yaml');
   /** The environment under which the supervisor writes, and the CLI finds, the token file. */
   readonly env: Record<string, string> = { XDG_RUNTIME_DIR: join(this.dir, 'run') };
-  constructor(public value: { workers: Record<string, Record<string, unknown>>; control: Record<string, unknown> & { port: number } }) {
+  constructor(public value: { workers: Record<string, Record<string, unknown>>; control: Record<string, unknown> & { port: number }; [key: string]: unknown }) {
     byPort.set(value.control.port, this);
     this.write();
   }

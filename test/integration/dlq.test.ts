@@ -80,10 +80,11 @@ describe('rabbit-worker dlq', () => {
     const text = cli(['dlq', 'list', queue, '--limit', '3']);
     assert.equal((await text.exit()).code, 0, text.stderr);
     const lines = text.stdout.trim().split('\n');
-    assert.equal(lines.length, 4);
+    assert.equal(lines.length, 5);
     assert.match(lines[0] ?? '', /^m0 {2}attempts=5 {2}failed-at=2024-05-01T10:00:00.000Z {2}failed 5 times \(maxAttempts 5\); last error: boom 0 {2}\{"n":0\}$/);
     assert.match(lines[1] ?? '', /^m1 .*\(4 bytes, binary\)$/);
     assert.match(lines[3] ?? '', new RegExp(`^3 of 40 dead letter\\(s\\) in "${queue}.dlq", left in place$`));
+    assert.match(lines[4] ?? '', /^\d[\d,]* message\(s\) wait in the delay levels \(retries and delayed publishes of every queue of the vhost\)$/);
 
     const json = cli(['dlq', 'list', queue, '--json']);
     assert.equal((await json.exit()).code, 0, json.stderr);

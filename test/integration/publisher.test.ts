@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ErrorCode, Publisher } from '../../src/index.js';
-import { closeConnection, declareQueue, deleteQueues, drain, eventually, uniqueQueue } from '../helpers/broker.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closeConnection, declareQueue, deleteQueues, drain, eventually, uniqueQueue, withChannel } from '../helpers/broker.js';
 import { closeConnectionsOfPid } from '../helpers/rabbitmqctl.js';
 import { cli } from '../helpers/process.js';
 
@@ -61,9 +64,57 @@ describe('Publisher', () => {
     await lonely.close();
   });
 
-  it('delayMs: the message reaches the queue after the delay, through <queue>.retry.<ms>; a missing queue is an error', async () => {
+  it('8.2: the deadline holds while the GC runs (a timeout signal nothing refers to was collected on Node 20)', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    assert.equal(typeof gc, 'function', 'tests run with --expose-gc');
+    const lonely = new Publisher({ url: 'amqp://u:p@127.0.0.1:1', publishTimeoutMs: 2000 });
+    const collecting = setInterval(() => gc?.(), 25);
+    const t0 = Date.now();
+    try {
+      await assert.rejects(lonely.publish('q', {}), { code: ErrorCode.BROKER_UNREACHABLE });
+    } finally {
+      clearInterval(collecting);
+      await lonely.close();
+    }
+    const ms = Date.now() - t0;
+    assert.ok(ms >= 1900 && ms < 6000, `rejected after ${ms} ms (publishTimeoutMs 2000)`);
+  });
+
+  it('8.10: a wrong password rejects at once, naming the user and vhost (retrying cannot help)', async () => {
+    const wrong = new Publisher({ url: 'amqp://guest:wr@ng@127.0.0.1:5672', publishTimeoutMs: 20_000 });
+    const t0 = Date.now();
+    await assert.rejects(wrong.publish('q', {}), (error: { code?: string; message: string }) => {
+      assert.equal(error.code, ErrorCode.BROKER_ACCESS_REFUSED);
+      assert.match(error.message, /^credentials refused for user "guest" on vhost "\/" at 127\.0\.0\.1:5672/);
+      assert.doesNotMatch(error.message, /wr@ng|ng@127/);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 5000, `rejected after ${Date.now() - t0} ms, not at the deadline`);
+    await wrong.close();
+  });
+
+  it('8.8: a password on the command line is warned about once; --url-file keeps it out of ps', async () => {
+    const queue = uniqueQueue('url-flag');
+    queues.push(queue);
+    await declareQueue(queue);
+    const inline = cli(['publish', queue, '{}', '--url', 'amqp://guest:guest@127.0.0.1:5672']);
+    assert.equal((await inline.exit()).code, 0, inline.stderr);
+    assert.match(inline.stderr, /^rabbit-worker: warning: the password in --url is visible to every local user \(ps\); set AMQP_URL or use --url-file\n$/);
+    const dir = mkdtempSync(join(tmpdir(), 'rw-url-'));
+    try {
+      writeFileSync(join(dir, 'url'), 'amqp://guest:guest@127.0.0.1:5672\n', { mode: 0o600 });
+      const fromFile = cli(['publish', queue, '{}', '--url-file', join(dir, 'url')]);
+      assert.equal((await fromFile.exit()).code, 0, fromFile.stderr);
+      assert.equal(fromFile.stderr, '');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.equal((await drain(queue)).length, 2);
+  });
+
+  it('delayMs: the message reaches the queue after the delay (whole seconds, never earlier), through the shared levels; a missing queue is an error', async () => {
     const queue = uniqueQueue('delay');
-    queues.push(queue, `${queue}.retry.700`);
+    queues.push(queue);
     await declareQueue(queue);
     const t0 = Date.now();
     await publisher.publish(queue, { later: true }, { delayMs: 700, messageId: 'delayed' });
@@ -72,7 +123,8 @@ describe('Publisher', () => {
       const m = await drain(queue);
       return m.length > 0 ? m : undefined;
     }, 10_000, 'the delayed message');
-    assert.ok(Date.now() - t0 >= 700, 'not before its delay');
+    assert.ok(Date.now() - t0 >= 1000, 'not before its delay, rounded up to a second');
+    await assert.rejects(withChannel((ch) => ch.checkQueue(`${queue}.retry.700`)), /NOT_FOUND/, 'no queue per delay any more');
     assert.equal(message?.properties.messageId, 'delayed');
     await assert.rejects(publisher.publish(uniqueQueue('nowhere'), {}, { delayMs: 100 }), (error: { code?: string }) => error.code === ErrorCode.PUBLISH_UNROUTABLE);
   });

@@ -25,6 +25,8 @@ describe('supervise: FATAL', () => {
         good: { file: fixture('behave-worker.ts'), processes: 1, env: { QUEUE: goodQueue } },
         loadfail: { file: fixture('sup-load-fail-worker.ts'), processes: 1, startRetries: 2, startSeconds: 3 },
         badconf: { file: fixture('sup-bad-settings-worker.ts'), processes: 1, env: { QUEUE: badQueue } },
+        // defect 8.10: a wrong password is not "unreachable, retried for ever": FATAL at once, and status says why
+        wrongpass: { file: fixture('behave-worker.ts'), processes: 1, url: 'amqp://guest:wr@ng@127.0.0.1:5672', env: { QUEUE: badQueue } },
       },
       control: { port },
     });
@@ -70,11 +72,13 @@ describe('supervise: FATAL', () => {
     assert.match(table.stdout, /^loadfail\s+loadfail_01\s+FATAL\s+-\s+-\s+2\s+exit 1/m);
     assert.match(table.stdout, /^badconf\s+badconf_01\s+FATAL\s+-\s+-\s+0\s+exit 2/m);
     assert.match(table.stdout, /^badconf_01: FATAL: exit code 2: configuration error \(CONFIG_INVALID: prefetch/m);
+    assert.match(table.stdout, /^wrongpass_01: FATAL: exit code 2: configuration error \(BROKER_ACCESS_REFUSED: credentials refused for user "guest" on vhost "\/" at 127\.0\.0\.1:5672/m);
+    assert.doesNotMatch(table.stdout, /wr@ng|rabbitmq-server -detached/);
     assert.match(table.stdout, /^good\s+good_01\s+RUNNING\s+\d+\s+\S+\s+0\s+-\s+5\s/m);
     const json = cli(['status', '--json', '--port', String(port)], config.env);
     assert.equal((await json.exit(30_000)).code, 0, json.stderr);
     const status = JSON.parse(json.stdout) as SupervisorStatus;
-    assert.deepEqual(status.types.map((t) => [t.name, t.desired, t.running, t.fatal]), [['good', 1, 1, 0], ['loadfail', 1, 0, 1], ['badconf', 1, 0, 1]]);
+    assert.deepEqual(status.types.map((t) => [t.name, t.desired, t.running, t.fatal]), [['good', 1, 1, 0], ['loadfail', 1, 0, 1], ['badconf', 1, 0, 1], ['wrongpass', 1, 0, 1]]);
 
     s.kill('SIGTERM');
     assert.equal((await s.exit(60_000)).code, 0);

@@ -8,7 +8,7 @@ import { closeConnectionsOfPid } from '../helpers/rabbitmqctl.js';
 const WORKER = fixture('behave-worker.ts');
 
 describe('faults: outages, poison messages, deadlines', () => {
-  const { queues, queue, track } = testScope();
+  const { queue, track } = testScope();
 
   it('a lost connection: reconnects, resumes consuming; the message in flight comes back without counting as an attempt', async () => {
     const q = queue('outage');
@@ -66,7 +66,6 @@ describe('faults: outages, poison messages, deadlines', () => {
 
   it('messageTimeout: the signal aborts and the message is retried; a callback that ignores it gets its isolate recycled', async () => {
     const q = queue('deadline');
-    queues.push(`${q}.retry.200`);
     const worker = track(runWorker(WORKER, ['--message-timeout', '1', '--retry-delay-ms', '200', '--max-attempts', '2'], { QUEUE: q }));
     await consuming(worker);
     await publish(q, { do: 'abortable', ms: 60_000 }, { messageId: 'polite' });
@@ -84,9 +83,37 @@ describe('faults: outages, poison messages, deadlines', () => {
     assert.equal((await worker.exit()).code, 0);
   });
 
+  it('12.6: past messageTimeout, the retried copy runs in a fresh isolate; a neighbour of a stuck callback is "recycled", not counted', async () => {
+    const q = queue('stuck');
+    // the retry comes back after the neighbour's copy ran: every delivery of the stuck message blocks its isolate
+    const worker = track(runWorker(WORKER, ['--message-timeout', '10', '--retry-delay-ms', '12000', '--max-attempts', '2', '--prefetch', '2'], { QUEUE: q }));
+    await consuming(worker);
+    await publish(q, { do: 'block', ms: 120_000 }, { messageId: 'stuck' });
+    const started = await worker.waitFor((l) => l.msg === 'callback' && l.messageId === 'stuck');
+    // a neighbour handed to the same isolate before the stuck one's deadline, young enough not to pass its
+    // own before that isolate is replaced: it cannot run (the loop is blocked) and is not at fault
+    // (the stuck one's deadline: 10 s; its isolate is replaced 5 s later; the neighbour is then ~7 s old)
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(started.time) + 8000 - Date.now())));
+    await publish(q, { do: 'sleep', ms: 200 }, { messageId: 'neighbour' });
+    // each delivery of the stuck message times out in its own isolate, and then blocks only that one
+    const [letter] = await eventually(async () => {
+      const m = await drain(`${q}.dlq`);
+      return m.length > 0 ? m : undefined;
+    }, 90_000, 'the stuck message dead-lettered after 2 attempts', worker);
+    assert.equal(letter?.properties.messageId, 'stuck');
+    assert.match(String(letter?.properties.headers?.['x-rabbit-worker-reason']), /^failed 2 times \(maxAttempts 2\); last error: callback ran past messageTimeout \(10s\)/);
+    assert.deepEqual(worker.lines.filter((l) => l.msg === 'callback' && l.messageId === 'stuck').map((l) => l.attempt), [1, 2]);
+    // the neighbour: either it finished before its isolate was replaced, or it was recycled and ran again, uncounted
+    await worker.waitFor((l) => l.msg === 'handled' && l.messageId === 'neighbour', 60_000, 'the neighbour handled');
+    assert.ok(worker.lines.filter((l) => l.msg === 'callback' && l.messageId === 'neighbour').every((l) => l.attempt === 1), 'never counted');
+    const reasons = worker.lines.filter((l) => l.msg === 'custom shutdown').map((l) => `${String(l.messageId)}:${String(l.reason)}`);
+    assert.ok(reasons.length > 0 && reasons.every((r) => r === 'neighbour:recycled'), `each reason says what happened: ${reasons.join(', ')}`);
+    worker.kill('SIGTERM');
+    assert.equal((await worker.exit()).code, 0);
+  });
+
   it('message.retry(delayMs) brings the message back after the delay, not before', async () => {
     const q = queue('retry');
-    queues.push(`${q}.retry.400`);
     const worker = track(runWorker(WORKER, [], { QUEUE: q }));
     await consuming(worker);
     await publish(q, { do: 'retry-once', ms: 400 }, { messageId: 'later' });

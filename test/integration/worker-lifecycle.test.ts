@@ -55,6 +55,19 @@ describe('worker lifecycle: recycling, configuration, broker', () => {
     assert.equal(handled + (await depth(q)), 8, 'handled or still queued: nothing lost');
   });
 
+  it('12.7: isolation none says what it gives up, and recycles on heap growth between messages (before V8 aborts)', async () => {
+    const q = queue('mem-none');
+    const worker = track(runWorker(WORKER, ['--isolation', 'none', '--memory-limit-mb', '96'], { QUEUE: q }));
+    await consuming(worker);
+    await worker.waitFor((l) => /^isolation none: callbacks run on the main thread, without a heap limit of their own: memoryLimitMb \(96\) is checked between messages/.test(String(l.msg)), 10_000, 'what isolation none gives up');
+    for (let i = 0; i < 12; i++) await publish(q, { do: 'retain-heap', ms: 16 }, { messageId: `h-${i}` });
+    const { code, signal } = await worker.exit(30_000);
+    assert.deepEqual([code, signal], [0, null], 'recycled cleanly, not aborted');
+    assert.ok(worker.lines.some((l) => l.cause === 'memory'), 'stopped for memory');
+    assert.ok(worker.messages('handled').length < 12, 'before the heap grew without bound');
+    assert.equal(worker.messages('handled').length + (await depth(q)), 12, 'handled or still queued: nothing lost');
+  });
+
   it('bad settings stop before connecting, with one line naming the problem and exit code 2', async () => {
     const cases: Array<[string[], RegExp]> = [
       [[fixture('bad/no-queue.ts')], /no queue configured/],
@@ -66,7 +79,7 @@ describe('worker lifecycle: recycling, configuration, broker', () => {
     ];
     for (const [args, pattern] of cases) {
       // a broker URL that nothing listens on: a configuration error must come before any connection
-      const p = track(runWorker(args[0] as string, [...args.slice(1), '--url', 'amqp://guest:guest@127.0.0.1:1'], { QUEUE: 'never' }));
+      const p = track(runWorker(args[0] as string, args.slice(1), { QUEUE: 'never', AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' }));
       const { code } = await p.exit();
       assert.equal(code, 2, `exit code 2 for ${args.join(' ')}: ${p.stdout}${p.stderr}`);
       // a log line from the worker, or the CLI's own line on stderr: one line either way
@@ -78,7 +91,7 @@ describe('worker lifecycle: recycling, configuration, broker', () => {
   });
 
   it('an unreachable broker: a clear error with the password redacted, retries with backoff, then exit code 3', async () => {
-    const p = track(runWorker(WORKER, ['--url', 'amqp://app:s3cret@127.0.0.1:1', '--connect-attempts', '3'], { QUEUE: 'never' }));
+    const p = track(runWorker(WORKER, ['--connect-attempts', '3'], { QUEUE: 'never', AMQP_URL: 'amqp://app:s3cret@127.0.0.1:1' }));
     const { code } = await p.exit();
     assert.equal(code, 3);
     assert.ok(!p.stdout.includes('s3cret') && !p.stderr.includes('s3cret'), 'password never printed');
@@ -90,7 +103,7 @@ describe('worker lifecycle: recycling, configuration, broker', () => {
   });
 
   it('bad credentials: "credentials refused for user X on vhost Y", exit code 2 (retrying cannot help), never "start a local broker"', async () => {
-    const p = track(runWorker(WORKER, ['--url', 'amqp://guest:wr@ng@127.0.0.1:5672/', '--connect-attempts', '5'], { QUEUE: 'never' }));
+    const p = track(runWorker(WORKER, ['--connect-attempts', '5'], { QUEUE: 'never', AMQP_URL: 'amqp://guest:wr@ng@127.0.0.1:5672/' }));
     assert.equal((await p.exit()).code, 2);
     const error = p.lines.find((l) => l.level === 'error');
     assert.equal(error?.code, 'BROKER_ACCESS_REFUSED');

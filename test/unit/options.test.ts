@@ -75,6 +75,10 @@ describe('broker URLs', () => {
     assert.equal(redactUrl('amqp://user:pa:ss@host:5672/vh'), 'amqp://user:***@host:5672/vh');
     assert.equal(redactUrl('amqps://user:secret@host'), 'amqps://user:***@host');
     assert.equal(redactUrl('amqp://host:5672'), 'amqp://host:5672');
+    // defect 8.8: a raw @ in the password; the URL parser that connects ends the user info at the last @
+    assert.equal(redactUrl('amqp://u:p@ss@host:5672/vh'), 'amqp://u:***@host:5672/vh');
+    assert.equal(redactUrl('amqp://u:p@ss@host/v@x'), 'amqp://u:***@host/v@x');
+    assert.equal(redactUrl('not a url://a:b@c'), 'not a url://***@c');
   });
   it('splits a cluster list', () => {
     assert.deepEqual(parseUrls('amqp://a, amqp://b,,'), ['amqp://a', 'amqp://b']);

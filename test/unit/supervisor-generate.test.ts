@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseConfig, type SupervisorConfig } from '../../src/supervisor/config.js';
-import { formatEnvironment, quoteArg, supervisordConf } from '../../src/supervisor/supervisord.js';
+import { envFileText, isSecret, writeSecretFile } from '../../src/supervisor/secrets.js';
+import { formatEnvironment, quoteArg, supervisordConf, supervisordSecrets } from '../../src/supervisor/supervisord.js';
 import { systemdArg, systemdUnits } from '../../src/supervisor/systemd.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rw sup gen '));
@@ -49,7 +50,13 @@ describe('supervisord and systemd generation', () => {
     const env = p.get('environment') ?? '';
     assert.match(env, /LOG_LEVEL="info"/);
     assert.match(env, /QUOTE="say \\"hi\\" 100%%"/, '" escaped and % doubled');
-    assert.match(env, /AMQP_URL="amqp:\/\/u:p%%40ss@10\.0\.0\.1:5672,amqp:\/\/u:p%%40ss@10\.0\.0\.2:5672"/, 'the URL travels in the environment');
+    // defect 8.8: a URL with a password is never written into the (world-readable) file: supervisord reads it from its own environment
+    assert.match(env, /AMQP_URL="%\(ENV_RABBIT_WORKER_RESIZE_IMAGE_AMQP_URL\)s"/, 'the URL travels in the environment, by reference');
+    assert.doesNotMatch(text, /p%40ss|p%%40ss|u:p/, 'no password anywhere in the output');
+    assert.deepEqual(supervisordSecrets(conf), {
+      RABBIT_WORKER_RESIZE_IMAGE_AMQP_URL: 'amqp://u:p%40ss@10.0.0.1:5672,amqp://u:p%40ss@10.0.0.2:5672',
+      RABBIT_WORKER_SHORT_AMQP_URL: 'amqp://u:p%40ss@10.0.0.1:5672,amqp://u:p%40ss@10.0.0.2:5672',
+    });
     assert.match(env, /RABBIT_WORKER_PROCESS="%\(program_name\)s_%\(process_num\)02d"/);
     assert.doesNotMatch(p.get('command') ?? '', /amqp:/, 'no password on the command line');
 
@@ -84,9 +91,24 @@ describe('supervisord and systemd generation', () => {
     assert.match(text, /^KillMode=mixed$/m);
     assert.match(text, /^TimeoutStopSec=30$/m);
     assert.match(text, /^ExecStart=\/usr\/bin\/node \/opt\/rw\/bin\/rabbit-worker\.js run "[^"]+resize\.ts" --name resize-image --ttl 3600 --prefetch 10 --stop-timeout 20$/m);
-    assert.match(text, /^Environment="AMQP_URL=amqp:\/\/u:p%%40ss@/m);
+    assert.doesNotMatch(text, /amqp:\/\/u:p/, 'no password in a unit (units are world-readable; systemctl show prints Environment=)');
+    assert.match(text, /^EnvironmentFile=\/etc\/rabbit-worker\/rabbit-worker-resize-image\.env$/m);
+    assert.deepEqual(units[0]?.secrets, { AMQP_URL: 'amqp://u:p%40ss@10.0.0.1:5672,amqp://u:p%40ss@10.0.0.2:5672' });
     assert.match(text, /^Environment="RABBIT_WORKER_PROCESS=resize-image_%i"$/m);
     assert.match(text, /^StartLimitBurst=4$/m);
     assert.match(text, /^WantedBy=multi-user.target$/m);
+  });
+
+  it('keeps secrets apart: what counts as one, and the 0600 file that holds them', () => {
+    assert.equal(isSecret('AMQP_URL', 'amqp://u:p@h'), true);
+    assert.equal(isSecret('AMQP_URL', 'amqp://h:5672,amqp://u:p@h2'), true);
+    assert.equal(isSecret('AMQP_URL', 'amqp://h:5672'), false);
+    assert.equal(isSecret('SMTP_PASSWORD', 'x'), true);
+    assert.equal(isSecret('LOG_LEVEL', 'info'), false);
+    const file = join(dir, 'secrets', 'w.env');
+    writeSecretFile(file, envFileText({ AMQP_URL: 'amqp://u:"p"@h' }));
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, 'secrets')).mode & 0o777, 0o700);
+    assert.equal(readFileSync(file, 'utf8'), 'AMQP_URL="amqp://u:\\"p\\"@h"\n');
   });
 });

@@ -11,8 +11,6 @@ import type { FromIsolate, IsolateInit, ToIsolate } from './protocol.js';
 
 /** A crash this soon after the previous one delays the next isolate, so a crash loop cannot spin. */
 const CRASH_WINDOW_MS = 5_000;
-/** How long the other callbacks of a recycled isolate get to finish before it is terminated. */
-export const RECYCLE_GRACE_MS = 5_000;
 /** A quarantine isolate idle this long is stopped (it costs a heap). */
 const QUARANTINE_IDLE_MS = 30_000;
 
@@ -114,26 +112,36 @@ export class ThreadRunner implements CallbackRunner {
     });
   }
 
+  /**
+   * Aborts the signal of callback `id` (past its messageTimeout) and takes its isolate out of service: new
+   * messages — the retried copy of this one among them — go to a fresh isolate at once, while the old one
+   * finishes what runs in it and is then stopped.
+   */
   abort(id: number, reason: string): void {
-    this.#owner.get(id)?.abort(id, reason);
-  }
-
-  recycle(id: number): boolean {
     const isolate = this.#owner.get(id);
-    if (isolate === undefined || isolate.retiring) return true;
-    this.#owner.delete(id);
-    isolate.running.delete(id);
-    this.#events?.restarted('timeout');
-    // New messages go to a fresh isolate at once; the others in the old one get a moment to finish.
+    if (isolate === undefined) return;
+    isolate.abort(id, reason);
+    if (isolate.retiring || this.#retiring.has(isolate)) return;
     this.#detach(isolate);
     this.#retiring.add(isolate);
-    const retire = (): void => void isolate.retire();
-    if (isolate.running.size === 0) retire();
-    else {
-      const timer = setTimeout(retire, RECYCLE_GRACE_MS);
-      timer.unref();
-      isolate.worker.once('exit', () => clearTimeout(timer));
+    this.#afterDone(isolate);
+  }
+
+  /**
+   * Callback `id` ignored its aborted signal: its isolate (already out of service since the abort) is
+   * terminated now; the callbacks still running beside it are reported `recycled` (not their fault: requeued
+   * without counting the attempt).
+   */
+  recycle(id: number): boolean {
+    const isolate = this.#owner.get(id);
+    if (isolate === undefined) return true;
+    this.#owner.delete(id);
+    isolate.running.delete(id);
+    if (!this.#retiring.has(isolate)) {
+      this.#detach(isolate);
+      this.#retiring.add(isolate);
     }
+    void isolate.retire();
     return true;
   }
 
@@ -195,7 +203,7 @@ export class ThreadRunner implements CallbackRunner {
   }
 
   #afterDone(isolate: CallbackIsolate): void {
-    if (this.#retiring.has(isolate) && isolate.running.size === 0) void isolate.retire();
+    if (this.#retiring.has(isolate) && isolate.running.size === 0 && !isolate.retiring) void isolate.retire();
     if (isolate === this.#quarantine && isolate.running.size === 0) this.#armQuarantineIdle();
   }
 
