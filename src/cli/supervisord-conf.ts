@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { loadConfig } from '../supervisor/config.js';
+import { withEffectiveStopWaits } from '../supervisor/effective-settings.js';
 import { envFileText, writeSecretFile } from '../supervisor/secrets.js';
 import { supervisordConf, supervisordSecrets } from '../supervisor/supervisord.js';
 import { systemdUnits } from '../supervisor/systemd.js';
@@ -15,20 +16,20 @@ export function registerSupervisordConf(program: Command): void {
     .option('--log-dir <dir>', 'one rotated log file per process in this directory (default: supervisord\'s childlogdir)')
     .option('--stdout', 'output into supervisord\'s own stdout (/dev/fd/1), for supervisord in the foreground of a container')
     .option('--prefix <prefix>', 'prefix of the program names', '')
-    .option('--env-file <path>', "write the secrets (URLs with a password) to this file, mode 0600, for supervisord's own environment")
-    .action(async (config: string | undefined, flags: { logDir?: string; stdout?: boolean; prefix: string; envFile?: string }) => {
+    .option('--secrets-file <path>', "write the secrets (URLs with a password) to this file, mode 0600, for supervisord's own environment")
+    .action(async (config: string | undefined, flags: { logDir?: string; stdout?: boolean; prefix: string; secretsFile?: string }) => {
       if (flags.logDir !== undefined && flags.stdout === true) throw new ConfigError('--log-dir and --stdout: choose one');
-      const loaded = await loadConfig(config);
+      const loaded = await withEffectiveStopWaits(await loadConfig(config), warn);
       const logs = flags.stdout === true ? 'stdout' : flags.logDir !== undefined ? { dir: resolve(flags.logDir) } : 'auto';
       process.stdout.write(supervisordConf(loaded, { prefix: flags.prefix, logs }));
       const secrets = supervisordSecrets(loaded);
       const names = Object.keys(secrets);
       if (names.length === 0) return;
-      if (flags.envFile !== undefined) {
-        writeSecretFile(resolve(flags.envFile), envFileText(secrets));
-        process.stderr.write(`rabbit-worker: the secrets (${names.join(', ')}) are in ${resolve(flags.envFile)} (mode 0600), not in this output; supervisord must have them in its environment, e.g. EnvironmentFile=${resolve(flags.envFile)} in its systemd service (systemctl edit supervisor)\n`);
+      if (flags.secretsFile !== undefined) {
+        writeSecretFile(resolve(flags.secretsFile), envFileText(secrets));
+        process.stderr.write(`rabbit-worker: the secrets (${names.join(', ')}) are in ${resolve(flags.secretsFile)} (mode 0600), not in this output; supervisord must have them in its environment, e.g. EnvironmentFile=${resolve(flags.secretsFile)} in its systemd service (systemctl edit supervisor)\n`);
       } else {
-        process.stderr.write(`rabbit-worker: this output refers to ${names.join(', ')} in supervisord's environment and does not contain them; --env-file <path> writes them to a file only its owner can read\n`);
+        process.stderr.write(`rabbit-worker: this output refers to ${names.join(', ')} in supervisord's environment and does not contain them; --secrets-file <path> writes them to a file only its owner can read\n`);
       }
     });
 }
@@ -43,7 +44,7 @@ export function registerSystemdUnit(program: Command): void {
     .option('--user <user>', 'User= of the services')
     .option('--env-dir <dir>', 'where the units read their secrets from (EnvironmentFile=<dir>/<unit>.env)', '/etc/rabbit-worker')
     .action(async (config: string | undefined, flags: { out?: string; prefix: string; user?: string; envDir: string }) => {
-      const units = systemdUnits(await loadConfig(config), { prefix: flags.prefix, envDir: flags.envDir, ...(flags.user !== undefined ? { user: flags.user } : {}) });
+      const units = systemdUnits(await withEffectiveStopWaits(await loadConfig(config), warn), { prefix: flags.prefix, envDir: flags.envDir, ...(flags.user !== undefined ? { user: flags.user } : {}) });
       const withSecrets = units.filter((u) => Object.keys(u.secrets).length > 0);
       if (flags.out !== undefined) {
         mkdirSync(flags.out, { recursive: true });
@@ -57,3 +58,5 @@ export function registerSystemdUnit(program: Command): void {
       }
     });
 }
+
+const warn = (line: string): void => void process.stderr.write(`rabbit-worker: warning: ${line}\n`);

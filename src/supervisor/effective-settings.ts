@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import { CRITICAL_LEVEL, Logger } from '../log/logger.js';
 import { normalizeSettings, type WorkerSettings } from '../worker/options.js';
 import { readSettings } from '../worker/worker-task.js';
-import type { SupervisorConfig, WorkerTypeConfig } from './config.js';
+import { STOP_MARGIN_SECONDS, type SupervisorConfig, type WorkerTypeConfig } from './config.js';
 
 /** One worker type with the settings its processes will really run with. */
 export interface EffectiveWorkerType {
@@ -62,4 +62,24 @@ export async function loadEffectiveTypes(config: SupervisorConfig): Promise<Effe
   // one after the other: worker files may share module state, and the messages come in the file's order
   for (const type of config.workers) out.push({ type, settings: await loadEffectiveSettings(type, config.dir) });
   return out;
+}
+
+/**
+ * The config with each type's stop wait covering the worker's *effective* `stopTimeout` (a worker's
+ * `initialize()` may set a longer one than the config file says): supervisord's `stopwaitsecs` and
+ * systemd's `TimeoutStopSec` must never SIGKILL a worker still draining within its stopTimeout. A worker
+ * that cannot be loaded here keeps the config's value, with a warning on stderr.
+ */
+export async function withEffectiveStopWaits(config: SupervisorConfig, warn: (line: string) => void): Promise<SupervisorConfig> {
+  const workers: WorkerTypeConfig[] = [];
+  for (const type of config.workers) {
+    try {
+      const settings = await loadEffectiveSettings(type, config.dir);
+      workers.push({ ...type, stopWaitSeconds: Math.max(type.stopWaitSeconds, settings.stopTimeout + STOP_MARGIN_SECONDS) });
+    } catch (error) {
+      warn(`${firstLine(error)}; its stop wait follows the config file (${type.stopWaitSeconds} s)`);
+      workers.push(type);
+    }
+  }
+  return { ...config, workers };
 }
