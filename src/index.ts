@@ -18,7 +18,7 @@ export type { PayloadSchema } from './broker/payload-schema.js';
 export { ShutdownHelper, type ShutdownHandler } from './worker/shutdown-helper.js';
 export type { ShutdownReason } from './worker/shutdown-reason.js';
 export type { Settlement, MessageProperties } from './worker/settlement.js';
-export { DEFAULT_SETTINGS, SPARE_MEMORY_UNIT_MB, normalizeSettings, type WorkerSettings, type SettingsOverrides, type Isolation, type QueueType } from './worker/options.js';
+export { DEFAULT_SETTINGS, SPARE_MEMORY_UNIT_MB, type WorkerSettings, type SettingsOverrides, type Isolation, type QueueType } from './worker/options.js';
 export type { WorkerState } from './worker/status-report.js';
 export { defineConfig, type SupervisorConfigInput } from './supervisor/config.js';
 export { Publisher, type PublisherOptions, type PublishOptions, type RequestOptions, type QueuePublisher } from './broker/publisher.js';
@@ -34,7 +34,7 @@ export {
   type ReplayResult,
 } from './broker/dead-letters.js';
 export { DeadLetterHeader } from './worker/copies.js';
-export { Logger, CRITICAL_LEVEL, createPino, type LogOptions } from './log/logger.js';
+export { Logger, CRITICAL_LEVEL, type LogOptions } from './log/logger.js';
 export {
   RabbitWorkerError,
   ConfigError,
