@@ -1,5 +1,5 @@
 /**
- * The cookbook's worker: makes a thumbnail of an image.
+ * The demo's resize worker (`npm run demo`; docs/cookbook.md builds a simpler one step by step): makes a thumbnail of an image.
  *
  * The "image" is generated from its id (a deterministic gradient), so that the example runs anywhere; the
  * rest is what a production worker does: validate the payload (a bad one is dead-lettered with the reason,
