@@ -14,7 +14,14 @@ function lastExit(p: ProcessStatus): string {
   return p.lastExit.signal !== null ? p.lastExit.signal : `exit ${p.lastExit.code ?? '?'}`;
 }
 
-/** The table `rabbit-worker status` prints: one row per process. */
+/** Columns padded to their widest cell, two spaces apart. */
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** The table `rabbit-worker status` prints: one row per process, then the queues. */
 export function formatStatusTable(status: SupervisorStatus): string {
   const header = ['TYPE', 'PROCESS', 'STATE', 'PID', 'UPTIME', 'RESTARTS', 'LAST EXIT', 'HANDLED', 'IN FLIGHT'];
   const rows = status.processes.map((p) => [
@@ -28,12 +35,15 @@ export function formatStatusTable(status: SupervisorStatus): string {
     p.handledTotal === p.handled ? String(p.handled) : `${p.handled} (${p.handledTotal} total)`,
     String(p.inflight),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  const out = [line(header), ...rows.map(line)];
+  const out = table(header, rows);
   const fatal = status.processes.filter((p) => p.state === 'fatal' && p.fatalReason !== undefined);
   for (const p of fatal) out.push(`${p.name}: FATAL: ${p.fatalReason ?? ''}`);
   for (const p of status.processes) if (p.state === 'backoff' && p.lastError !== undefined) out.push(`${p.name}: BACKOFF: ${p.lastError}`);
+  if (status.queues !== undefined && status.queues.length > 0) {
+    const known = (n: number | null): string => (n === null ? '-' : String(n));
+    out.push('', ...table(['QUEUE', 'READY', 'CONSUMERS', 'DEAD LETTERS'], status.queues.map((q) => [q.name, known(q.ready), known(q.consumers), known(q.dead)])));
+    if (status.delayed !== undefined) out.push(`delayed (the shared delay levels, every queue of the vhost): ${known(status.delayed)}`);
+  }
   out.push(`supervisor pid ${status.pid}, up ${formatDuration(status.uptimeSeconds)}, config ${status.config}${status.stopping ? ', STOPPING' : ''}`);
   return `${out.join('\n')}\n`;
 }

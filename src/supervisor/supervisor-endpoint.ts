@@ -13,7 +13,7 @@ import { countersByQueue, dashboardState, hostOf } from './dashboard-state.js';
 import { hostId, Peers, type Heartbeat, type QueueCounters } from './peers.js';
 import { QueueSeries, STEP_MS, type QueueGauges } from './queue-series.js';
 import { QueueStats } from './queue-stats.js';
-import type { ReloadSummary, Supervisor } from './supervisor.js';
+import type { QueueStatus, ReloadSummary, Supervisor, SupervisorStatus } from './supervisor.js';
 import { SupervisorBroker } from './supervisor-broker.js';
 
 export interface EndpointOptions {
@@ -50,7 +50,7 @@ export class SupervisorEndpoint {
     const { config, logger } = options;
     this.#id = hostId(config.path);
     this.#token = config.control.token ?? nonEmpty(process.env[TOKEN_ENV]) ?? newToken();
-    this.#broker = new SupervisorBroker({ urls: parseUrls(config.workers.find((t) => t.url !== undefined)?.url), logger });
+    this.#broker = new SupervisorBroker({ urls: parseUrls(brokerUrl(config)), logger });
     this.#stats = new QueueStats(this.#broker, () => this.#queues());
     this.#peers = new Peers({ broker: this.#broker, selfId: this.#id, self: () => this.#heartbeat(), logger });
   }
@@ -60,7 +60,7 @@ export class SupervisorEndpoint {
     const { supervisor, config, logger } = this.#options;
     this.#api = new DashboardApi({ state: () => this.state(), series: (queue) => this.#series.series(queue), broker: this.#broker });
     this.#server = await ControlServer.start({
-      target: { status: () => supervisor.status(), scale: (type, n) => supervisor.scale(type, n), reload: this.#options.reload, metrics: () => this.metrics() },
+      target: { status: () => this.#status(), scale: (type, n) => supervisor.scale(type, n), reload: this.#options.reload, metrics: () => this.metrics() },
       host: config.control.host,
       port: this.#options.port ?? config.control.port,
       allowedHosts: config.control.allowedHosts,
@@ -115,6 +115,17 @@ export class SupervisorEndpoint {
       readOnly: this.#options.config.control.readOnly,
       now: Date.now(),
     });
+  }
+
+  /** This supervisor's processes, with its queues' depths and the delay levels as last read. */
+  #status(): SupervisorStatus {
+    const status = this.#options.supervisor.status();
+    const names = [...new Set(status.types.map((t) => t.queue).filter((q): q is string => q !== null))].sort();
+    const queues: QueueStatus[] = names.map((name) => {
+      const { ready, consumers, dead } = this.#stats.depth(name);
+      return { name, ready, consumers, dead };
+    });
+    return { ...status, queues, delayed: this.#stats.delayed };
   }
 
   #heartbeat(): Heartbeat {
@@ -174,3 +185,17 @@ export class SupervisorEndpoint {
 }
 
 const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value.trim() === '' ? undefined : value.trim());
+
+/**
+ * The broker the supervisor watches (queue depths, other hosts): the config's top-level `url`, else the URL
+ * most of its types use (one type with another broker, or a wrong password, must not blind it), else
+ * AMQP_URL or the default.
+ */
+function brokerUrl(config: SupervisorConfig): string | undefined {
+  if (config.url !== undefined) return config.url;
+  const counts = new Map<string, number>();
+  for (const type of config.workers) if (type.url !== undefined) counts.set(type.url, (counts.get(type.url) ?? 0) + 1);
+  const unset = config.workers.filter((t) => t.url === undefined).length;
+  const [best, bestCount] = [...counts].sort((a, b) => b[1] - a[1])[0] ?? [undefined, 0];
+  return bestCount > unset ? best : undefined;
+}

@@ -82,6 +82,19 @@ export interface SupervisorStatus {
   stopping: boolean;
   types: TypeStatus[];
   processes: ProcessStatus[];
+  /** The queues of this supervisor's types, as last read from the broker (when the endpoint watches it). */
+  queues?: QueueStatus[];
+  /** Messages waiting in the shared delay levels, every queue of the vhost together; null when unknown. */
+  delayed?: number | null;
+}
+
+/** One work queue as `rabbit-worker status` shows it; null: unknown (broker unreachable, not declared yet). */
+export interface QueueStatus {
+  name: string;
+  ready: number | null;
+  consumers: number | null;
+  /** Depth of `<queue>.dlq`. */
+  dead: number | null;
 }
 
 interface Slot {

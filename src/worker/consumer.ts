@@ -1,7 +1,7 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { BrokerSession } from '../broker/session.js';
 import { systemClock, type Clock } from '../clock.js';
-import { Deadline } from '../deadline.js';
+import { Deadline, raceDeadline } from '../deadline.js';
 import { ErrorCode, isPermanent, type ErrorInfo } from '../errors.js';
 import type { IsolateRestartReason } from '../metrics/names.js';
 import type { Logger } from '../log/logger.js';
@@ -227,7 +227,11 @@ export class Consumer {
       if (delivery.settlement === undefined) this.#settle(delivery, { kind: 'nack' });
       this.#finish(delivery);
     }
-    await this.#settler?.idle();
+    // Bounded: a copy can wait long for the broker (an alarm blocks publishing); a stop must not wait with it
+    // (what is not settled then is still unacked at the broker, which requeues it when the channel closes).
+    const settling = new Deadline(options.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS, () => new Error('settling took too long'), { clock: this.#clock });
+    await raceDeadline(this.#settler?.idle() ?? Promise.resolve(), settling).catch(() => {});
+    settling.clear();
   }
 
   #receive(session: BrokerSession, settler: Settler, message: ConsumeMessage): void {

@@ -65,6 +65,12 @@ describe('supervise: FATAL', () => {
     // the workers report their counts every 2 s
     await eventually(async () => (await controlGet<SupervisorStatus>(port)).processes.find((p) => p.name === 'good_01')?.handled === 5, 30_000, 'good_01 reporting 5 handled');
 
+    // the queues too (read from the broker every 5 s), and the delay levels' total
+    let last: SupervisorStatus['queues'];
+    await eventually(async () => (last = (await controlGet<SupervisorStatus>(port)).queues)?.find((q) => q.name === goodQueue)?.consumers === 1, 30_000, 'the good queue in status').catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(last)}`);
+    });
+
     // status shows it, from the CLI (found through the config file) and as JSON
     const table = cli(['status', config.path], config.env);
     assert.equal((await table.exit(30_000)).code, 0, table.stderr);
@@ -75,6 +81,9 @@ describe('supervise: FATAL', () => {
     assert.match(table.stdout, /^wrongpass_01: FATAL: exit code 2: configuration error \(BROKER_ACCESS_REFUSED: credentials refused for user "guest" on vhost "\/" at 127\.0\.0\.1:5672/m);
     assert.doesNotMatch(table.stdout, /wr@ng|rabbitmq-server -detached/);
     assert.match(table.stdout, /^good\s+good_01\s+RUNNING\s+\d+\s+\S+\s+0\s+-\s+5\s/m);
+    assert.match(table.stdout, /^QUEUE\s+READY\s+CONSUMERS\s+DEAD LETTERS$/m);
+    assert.match(table.stdout, new RegExp(`^${goodQueue}\\s+0\\s+1\\s+0$`, 'm'));
+    assert.match(table.stdout, /^delayed \(the shared delay levels, every queue of the vhost\): \d+$/m);
     const json = cli(['status', '--json', '--port', String(port)], config.env);
     assert.equal((await json.exit(30_000)).code, 0, json.stderr);
     const status = JSON.parse(json.stdout) as SupervisorStatus;
