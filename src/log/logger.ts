@@ -21,6 +21,11 @@ export interface LogOptions {
   colorize?: boolean;
   /** Fields on every line (worker, queue, pid are added by the runner). */
   base?: Fields;
+  /**
+   * Where JSON lines go instead of stdout: the supervisor formats its own lines the way it formats its
+   * children's (`supervisor | INFO …`), so that a terminal shows one format. Implies `format: 'json'`.
+   */
+  write?: (line: string) => void;
 }
 
 /** How lines are written to this process's stdout: one format per destination. */
@@ -68,7 +73,8 @@ export function serializeError(value: unknown): unknown {
 /** Builds a pino logger with the `critical` level; JSON lines carry the level as a word (`"level":"critical"`). */
 export function createPino(options: LogOptions = {}): PinoLogger<'critical'> {
   const decided = logDestination();
-  const format = options.format ?? decided.format;
+  const write = options.write;
+  const format = write !== undefined ? 'json' : (options.format ?? decided.format);
   return pino<'critical'>(
     {
       level: options.level ?? process.env.LOG_LEVEL ?? 'info',
@@ -80,7 +86,7 @@ export function createPino(options: LogOptions = {}): PinoLogger<'critical'> {
       mixinMergeStrategy: mergeMixin,
       ...(format === 'json' ? { formatters: { level: (label: string) => ({ level: label }) } } : {}),
     },
-    destination(format, options.colorize ?? decided.colorize),
+    write !== undefined ? { write: (line: string) => write(line.trimEnd()) } : destination(format, options.colorize ?? decided.colorize),
   );
 }
 

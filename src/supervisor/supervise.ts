@@ -2,7 +2,7 @@ import { ExitCode } from '../errors.js';
 import { createPino, Logger } from '../log/logger.js';
 import { loadConfig } from './config.js';
 import { watchParent } from '../worker/parent-watch.js';
-import { outputFormat } from './output.js';
+import { outputFormat, tagLine } from './output.js';
 import { prepareTypes } from './prepare-types.js';
 import { startSchedules } from './schedules/start.js';
 import { SupervisorEndpoint } from './supervisor-endpoint.js';
@@ -22,8 +22,12 @@ export interface SuperviseOptions {
  */
 export async function supervise(options: SuperviseOptions = {}): Promise<number> {
   const config = await loadConfig(options.config);
-  const logger = new Logger(createPino({ base: { worker: 'supervisor' } }));
-  const supervisor = new Supervisor(config, { logger, format: outputFormat() });
+  // In a terminal the supervisor's own lines read like its children's: `supervisor | INFO …`.
+  const format = outputFormat();
+  const logger = new Logger(
+    createPino({ base: { worker: 'supervisor' }, ...(format === 'pretty' ? { write: (line: string) => void process.stdout.write(`${tagLine(line, 'supervisor', 'stdout', 'pretty')}\n`) } : {}) }),
+  );
+  const supervisor = new Supervisor(config, { logger, format });
   const schedules = startSchedules(config, logger);
 
   let reloading: Promise<ReloadSummary> | undefined;

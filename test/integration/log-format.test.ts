@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { Publisher } from '../../src/index.js';
-import { BIN, consuming, fixture, ROOT, runWorker } from '../helpers/process.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { eventually } from '../helpers/broker.js';
+import { freePort } from '../helpers/sup-harness.js';
+import { BIN, cli, consuming, fixture, ROOT, runWorker } from '../helpers/process.js';
 import { testScope } from '../helpers/scope.js';
 import { resizeQueue } from '../fixtures/typed/queues.js';
 
@@ -83,5 +89,23 @@ describe('log lines: one format per destination, bound to their message, errors 
     assert.match(plain, /INFO \(\d+\): consuming /);
     assert.match(plain, /INFO \(\d+\): resizing \{.*"messageId":"tty-1"/, 'the callback line is pretty too');
     assert.ok(!plain.split(/\r?\n/).some((l) => l.startsWith('{"level"')), 'no JSON line');
+  });
+
+  it('LOG_FORMAT=pretty under supervise: the supervisor writes its own lines as it writes its children\'s (one format)', async () => {
+    const name = queue('logs-sup');
+    const dir = mkdtempSync(join(tmpdir(), 'rw-logs-sup-'));
+    try {
+      writeFileSync(join(dir, 'rabbit-worker.config.yaml'), stringify({ workers: { resize: { file: RESIZE, env: { QUEUE: name } } }, control: { port: await freePort() } }));
+      const sup = track(cli(['supervise', dir], { LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' }, { cwd: dir }));
+      await eventually(() => sup.stdout.includes('resize_01 | INFO     consuming '), 60_000, 'the child consuming', sup);
+      sup.kill('SIGTERM');
+      assert.equal((await sup.exit(60_000)).code, 0);
+      const lines = sup.stdout.split('\n').filter((l) => l.trim() !== '');
+      assert.ok(lines.some((l) => l.startsWith('supervisor | INFO     supervising 1 worker type(s)')), sup.stdout);
+      const odd = lines.filter((l) => !/^(supervisor|resize_01) \| [A-Z]+ +\S/.test(l));
+      assert.deepEqual(odd, [], 'every line is "<name> | LEVEL message"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
