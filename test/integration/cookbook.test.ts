@@ -10,6 +10,7 @@ import { privateBrokers } from '../helpers/private-broker.js';
 import { ROOT } from '../helpers/process.js';
 import { freePort } from '../helpers/sup-harness.js';
 import type { BrokerNode } from '../harness/index.js';
+import { alive } from '../harness/index.js';
 
 const PAGE = 'docs/cookbook.md';
 /** The comment that ends the part of the cookbook this test runs. */
@@ -58,14 +59,6 @@ class Supervise {
   }
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * Issue 12, "Done when": docs/cookbook.md starts from an empty directory and reaches a supervised, typed

@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { closeConnection, deleteQueues, uniqueQueue } from '../helpers/broker.js';
 import { installedApp } from '../helpers/app.js';
 import { freePort } from '../helpers/sup-harness.js';
+import { alive } from '../harness/index.js';
 
 const WORKER = `import { WorkerTask, type MessageAdapter } from 'rabbit-worker';
 
@@ -23,14 +24,6 @@ export default class Echo extends WorkerTask {
 }
 `;
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function allGone(pids: number[], timeoutMs: number): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
