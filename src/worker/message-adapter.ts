@@ -211,14 +211,32 @@ export class MessageAdapter<T = unknown, R = unknown> {
   }
 }
 
-/** A reply as it travels: JSON text (undefined → null), or bytes; a value JSON cannot encode dead-letters the request. */
+/**
+ * The largest reply: 16 MiB. A reply crosses from the callback's isolate to the main thread, and copying a
+ * huge value there can exhaust a heap in native code, where no guard catches it (seen: a 200 MB string
+ * returned by a callback aborted the whole process). RabbitMQ's own limit is 128 MiB by default.
+ */
+export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+
+const tooLarge = (bytes: number): Settlement => ({
+  kind: 'reject',
+  reason: `the reply is too large (${bytes} bytes, more than ${MAX_REPLY_BYTES}): return a reference to the result (a URL, a key) rather than the result`,
+  cause: 'permanent_error',
+});
+
+/** A reply as it travels: JSON text (undefined → null), or bytes; a value JSON cannot encode, or too large, dead-letters the request. */
 function encodeReply(value: unknown): Settlement {
-  if (value instanceof Uint8Array) return { kind: 'reply', body: value };
+  if (value instanceof Uint8Array) return value.byteLength > MAX_REPLY_BYTES ? tooLarge(value.byteLength) : { kind: 'reply', body: value };
+  let json: string;
   try {
-    return { kind: 'reply', body: JSON.stringify(value) ?? 'null' };
+    json = JSON.stringify(value) ?? 'null';
   } catch (error) {
     return { kind: 'reject', reason: `the reply cannot be encoded as JSON: ${(error as Error).message}`, cause: 'permanent_error' };
   }
+  // a string's length never exceeds its UTF-8 size: the cheap check first
+  if (json.length > MAX_REPLY_BYTES) return tooLarge(json.length);
+  const bytes = Buffer.byteLength(json);
+  return bytes > MAX_REPLY_BYTES ? tooLarge(bytes) : { kind: 'reply', body: json };
 }
 
 /**

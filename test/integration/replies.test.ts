@@ -59,7 +59,10 @@ describe('replies: publisher.request() through direct reply-to', () => {
     await assert.rejects(publisher.request(definition, { id: 2, width: 1, do: 'throw' }, { timeoutMs: 10_000 }), (e: RequestFailedError) => e.deadLetterReason === 'max_attempts' && /failed 2 times \(maxAttempts 2\); last error: cannot resize 2/.test(e.reason));
     // attempt 1 throws, its retry (same reply address, same correlation id) answers
     assert.deepEqual(await publisher.request(definition, { id: 3, width: 1, do: 'flaky' }, { timeoutMs: 10_000 }), { id: 3, area: 2 });
-    assert.equal((await drain(`${name}.dlq`)).length, 3);
+    // a reply past the limit (seen: a 200 MB one aborted the whole process while crossing to the main thread)
+    await assert.rejects(publisher.request(name, { id: 5, width: 1, do: 'huge-reply' }, { timeoutMs: 20_000 }), (e: RequestFailedError) => /^the reply is too large \(\d+ bytes, more than 16777216\)/.test(e.reason));
+    assert.deepEqual(await publisher.request(definition, { id: 6, width: 2, do: 'return' }, { timeoutMs: 10_000 }), { id: 6, area: 4 }, 'the same process answers the next one');
+    assert.equal((await drain(`${name}.dlq`)).length, 4);
     worker.kill('SIGTERM');
     assert.equal((await worker.exit()).code, 0);
   });
