@@ -50,8 +50,13 @@ function handshakeReplyCode(error: unknown): number | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'number') return code;
   const message = (error as { message?: unknown } | null)?.message;
-  const match = typeof message === 'string' ? /^Handshake terminated by server: (\d{3}) /.exec(message) : null;
-  return match ? Number(match[1]) : undefined;
+  if (typeof message !== 'string') return undefined;
+  const match = /^Handshake terminated by server: (\d{3}) /.exec(message);
+  if (match) return Number(match[1]);
+  // A server that closes in answer to connection.open refuses the vhost (530 NOT_ALLOWED); amqplib keeps only
+  // the frame's name in that error, not its code.
+  if (/^Expected ConnectionOpenOk; got <ConnectionClose /.test(message)) return 530;
+  return undefined;
 }
 
 /** Why a connection attempt failed, in a few words (`ECONNREFUSED`, `ACCESS_REFUSED`). */

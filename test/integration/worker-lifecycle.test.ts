@@ -110,6 +110,12 @@ describe('worker lifecycle: recycling, configuration, broker', () => {
     assert.match(String(error?.msg), /^credentials refused for user "guest" on vhost "\/" at 127\.0\.0\.1:5672 \(ACCESS_REFUSED\)/);
     assert.doesNotMatch(p.stdout, /rabbitmq-server -detached|wr@ng|ng@127/, 'neither the wrong hint nor any part of the password');
     assert.equal(p.lines.filter((l) => /cannot connect/.test(String(l.msg))).length, 0, 'no retries');
+    // a vhost that does not exist (or that the user may not use): the same, at once, exit 2
+    const vhost = track(runWorker(WORKER, ['--connect-attempts', '5'], { QUEUE: 'never', AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672/no-such-vhost' }));
+    assert.equal((await vhost.exit()).code, 2);
+    const refused = vhost.lines.find((l) => l.level === 'error');
+    assert.equal(refused?.code, 'BROKER_ACCESS_REFUSED');
+    assert.match(String(refused?.msg), /^access refused for user "guest" on vhost "no-such-vhost" at 127\.0\.0\.1:5672 \(NOT_ALLOWED\)/);
   });
 
   it('a queue that exists with other arguments: an error naming the difference, exit code 2', async () => {
