@@ -4,7 +4,8 @@ import type { ConsumeMessage } from 'amqplib';
 import { cleanReplayHeaders, listDeadLetters, purgeDeadLetters, replayDeadLetters } from '../../src/broker/dead-letters.js';
 import { assess } from '../../src/worker/attempt-policy.js';
 import { closeConnection, connection, declareQueue, deleteQueues, depth, eventually, uniqueQueue, withChannel } from '../helpers/broker.js';
-import { cli } from '../helpers/process.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, cli } from '../helpers/process.js';
 
 /** Failure headers as the worker writes them, plus what the broker adds on a quorum queue. */
 const failure = (i: number): Record<string, unknown> => ({
@@ -100,6 +101,15 @@ describe('rabbit-worker dlq', () => {
     // three lists later, all 40 are still there. (Not necessarily in order: RabbitMQ 3.10's quorum queues
     // do not always put returned messages back at the head; classic queues do, see the next test.)
     assert.deepEqual(ids(await takeAll(`${queue}.dlq`)).sort(), range(0, 40).sort());
+  });
+
+  it('list --json piped into another program is whole, past 64 KiB (the CLI waits for its output before exiting)', async () => {
+    const queue = await fresh('dlq-pipe');
+    await seedDeadLetters(queue, 200, (i) => Buffer.from(JSON.stringify({ n: i, pad: 'p'.repeat(1000) })));
+    const piped = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" dlq list ${queue} --json --limit 200 | cat`], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.ok(piped.stdout.length > 200_000, `${piped.stdout.length} characters`);
+    assert.equal((JSON.parse(piped.stdout) as unknown[]).length, 200);
   });
 
   it('list keeps the order of a classic dead-letter queue too', async () => {
