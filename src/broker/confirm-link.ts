@@ -278,7 +278,6 @@ export class ConfirmLink {
       return new RabbitWorkerError(
         ErrorCode.BROKER_BLOCKED,
         `RabbitMQ blocked publishing (${this.#blocked}: a memory or disk alarm) past the deadline; the message may still be delivered once the alarm clears`,
-        { cause: error },
       );
     }
     return (deadline.expired ? (deadline.signal.reason as Error) : error) as Error;

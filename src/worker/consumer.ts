@@ -20,8 +20,18 @@ import type { ShutdownReason } from './shutdown-reason.js';
 /** How long `shutdown()` may take for the messages of one interruption. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
 
-/** Message ids remembered as "completed, but the channel closed before the ack", for an honest dead-letter reason. */
-const UNACKED_MEMORY = 10_000;
+/** Message ids remembered with how their last delivery here ended, for an honest dead-letter reason. */
+const ENDINGS_MEMORY = 10_000;
+
+/** How an interrupted delivery ended, in the words of a dead-letter reason. */
+const INTERRUPTED: Record<ShutdownReason, string> = {
+  'out-of-memory': 'its callback exhausted the heap of its isolate (memoryLimitMb)',
+  'uncaught-exception': 'its callback threw where nothing caught it (an uncaught exception)',
+  'unhandled-rejection': 'its callback left a promise rejected with nothing to catch it (an unhandled rejection)',
+  exit: 'its callback called process.exit()',
+  'stop-timeout': 'its worker was stopped before the callback finished (stopTimeout)',
+  recycled: 'its isolate was replaced for another callback (not counted)',
+};
 /** Recently finished deliveries kept per consumer: their acks may not have reached the broker before a connection loss. */
 const RECENT_MEMORY = 512;
 /** How long a redelivery past maxAttempts waits for an outage announcement before it is dead-lettered. */
@@ -64,7 +74,8 @@ export class Consumer {
   readonly #helper: ShutdownHelper<Delivery>;
   readonly #quarantine: Quarantine;
   readonly #sweep: DeadlineSweep;
-  readonly #unackedAfterCompletion = new Set<string>();
+  /** How the last delivery of a message ended here, when that was not by its callback's own settlement. */
+  readonly #endings = new Map<string, string>();
   /** Messages that connection losses returned, here and in other workers: not attempts. */
   readonly journal: OutageJournal;
   /** [session, message id] of recently finished deliveries. */
@@ -210,6 +221,7 @@ export class Consumer {
     const deliveries = pick();
     for (const delivery of deliveries) {
       delivery.interrupted = true;
+      this.#remember(delivery, INTERRUPTED[reason]);
       if (options.bystanders === true || reason === 'recycled') delivery.requeueUncounted = true;
       else if (deliveries.length > 1 && reason !== 'stop-timeout') delivery.requeueAsSuspect = true;
     }
@@ -286,11 +298,18 @@ export class Consumer {
   #exhaustedReason(delivery: Delivery): string {
     const { attempt } = delivery.data;
     const head = `delivered ${attempt} times, more than maxAttempts (${this.#settings.maxAttempts})`;
+    const ending = delivery.messageId === undefined ? undefined : this.#endings.get(delivery.messageId);
+    if (ending !== undefined) return `${head}; on its last delivery here, ${ending}`;
+    return `${head}; the earlier deliveries were given back (nack) or did not settle: the process, its isolate or its connection died while the callback ran`;
+  }
+
+  /** Remembers how the last delivery of `delivery`'s message ended (bounded; the oldest is forgotten first). */
+  #remember(delivery: Delivery, ending: string): void {
     const id = delivery.messageId;
-    if (id !== undefined && this.#unackedAfterCompletion.has(id)) {
-      return `${head}; its callback completed, but the channel closed before the ack reached the broker (consumer_timeout? keep messageTimeout below consumerTimeout)`;
-    }
-    return `${head}; the earlier deliveries did not settle: the process, its isolate or its connection died while the callback ran`;
+    if (id === undefined) return;
+    this.#endings.delete(id);
+    if (this.#endings.size >= ENDINGS_MEMORY) this.#endings.delete(this.#endings.keys().next().value as string);
+    this.#endings.set(id, ending);
   }
 
   #start(delivery: Delivery, lane: Lane): void {
@@ -344,9 +363,10 @@ export class Consumer {
 
   /** Called by the settler's owner for every final outcome. */
   settled(delivery: Delivery, outcome: SettledOutcome): void {
-    if (outcome === 'lost-channel' && !delivery.interrupted && delivery.messageId !== undefined) {
-      if (this.#unackedAfterCompletion.size >= UNACKED_MEMORY) this.#unackedAfterCompletion.delete(this.#unackedAfterCompletion.values().next().value as string);
-      this.#unackedAfterCompletion.add(delivery.messageId);
+    if (outcome === 'lost-channel' && !delivery.interrupted) {
+      this.#remember(delivery, 'its callback completed, but the channel closed before the ack reached the broker (consumer_timeout? keep messageTimeout below consumerTimeout)');
+    } else if (outcome === 'requeue' && !delivery.interrupted && delivery.settlement?.kind === 'nack') {
+      this.#remember(delivery, 'its callback gave it back with nack()');
     }
     this.#options.onSettled?.(delivery, outcome);
   }

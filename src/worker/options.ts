@@ -138,6 +138,13 @@ export function normalizeSettings(fromWorker: Partial<Record<keyof WorkerSetting
   return result.data;
 }
 
+/** Checks the overrides alone (every key optional), before the worker is loaded; a ConfigError names the bad field. */
+export function checkOverrides(overrides: SettingsOverrides): void {
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
+  const result = settingsSchema.partial().safeParse(defined);
+  if (!result.success) throw new ConfigError(describeIssues(result.error));
+}
+
 /** `ttl: Too small: expected number to be >=0; isolation: …`, on one line. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues

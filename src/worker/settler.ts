@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Options } from 'amqplib';
 import type { ConfirmLink, PublishOutcome } from '../broker/confirm-link.js';
@@ -64,6 +65,8 @@ export class Settler {
   readonly #abandon = new AbortController();
 
   constructor(options: SettlerOptions) {
+    // every copy's deadline listens to it: under an alarm, hundreds may wait at once
+    setMaxListeners(0, this.#abandon.signal);
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
   }

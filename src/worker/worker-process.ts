@@ -9,7 +9,7 @@ import { BrokerLink } from './broker-link.js';
 import { Consumer } from './consumer.js';
 import { InlineRunner } from './inline-runner.js';
 import { preloadIsolate, ThreadRunner } from './isolate/thread-runner.js';
-import { DEFAULT_SETTINGS, normalizeSettings, type SettingsOverrides, type WorkerSettings } from './options.js';
+import { checkOverrides, DEFAULT_SETTINGS, normalizeSettings, type SettingsOverrides, type WorkerSettings } from './options.js';
 import { ProcessGuard } from './process-guard.js';
 import type { CallbackRunner } from './runner.js';
 import type { ShutdownReason } from './shutdown-reason.js';
@@ -76,6 +76,9 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     let runner: CallbackRunner | undefined;
     if (overrides.isolation !== 'none') {
       // The worker loads in its isolate; the main thread only validates what it reports.
+      // The command line's and the config file's values are checked before anything starts with them: a
+      // `--memory-limit-mb 1` must be a configuration error (exit 2), not an isolate dying while it loads.
+      checkOverrides(overrides);
       const preloaded = await preloadIsolate(options.file, overrides, logBase, overrides.memoryLimitMb ?? DEFAULT_SETTINGS.memoryLimitMb);
       try {
         settings = normalizeSettings(preloaded.raw, overrides);

@@ -74,6 +74,8 @@ describe('worker lifecycle: recycling, configuration, broker', () => {
       [[fixture('bad/negative-ttl.ts')], /ttl: .*>=0/],
       [[WORKER, '--isolation', 'process'], /isolation: .*"thread"\|"none"/],
       [[WORKER, '--prefetch', 'many'], /--prefetch: expected a number, got "many"/],
+      // checked before an isolate starts with it (it used to die loading: exit 1)
+      [[WORKER, '--memory-limit-mb', '1'], /memoryLimitMb: Too small/],
       [[fixture('bad/no-default.ts')], /has no WorkerTask default export/],
       [[fixture('bad/missing.ts')], /worker file not found/],
     ];

@@ -126,7 +126,28 @@ describe('Consumer (no broker, a manual clock)', () => {
     h.clock.advance(OUTAGE_VERDICT_MS);
     await h.settled();
     assert.deepEqual(h.dispatched.map((d) => [d.properties.messageId, d.attempt]), [['returned', 2]], 'the announced return runs, not counted');
-    assert.deepEqual(h.copies.map((c) => [c.routingKey, c.headers['x-rabbit-worker-reason']]), [['q.dlq', 'delivered 3 times, more than maxAttempts (2); the earlier deliveries did not settle: the process, its isolate or its connection died while the callback ran']]);
+    assert.deepEqual(h.copies.map((c) => [c.routingKey, c.headers['x-rabbit-worker-reason']]), [['q.dlq', 'delivered 3 times, more than maxAttempts (2); the earlier deliveries were given back (nack) or did not settle: the process, its isolate or its connection died while the callback ran']]);
+  });
+
+  it('the dead-letter reason says how the last delivery here ended: nack() by the callback, an isolate out of memory', async () => {
+    const h = harness({ maxAttempts: 2 });
+    await h.start();
+    h.deliver(h.message('nacked'));
+    h.deliver(h.message('hog'));
+    const [nacked, hog] = h.dispatched as [DeliveryData, DeliveryData];
+    h.events().settle(nacked.id, { kind: 'nack' });
+    h.events().done(nacked.id, undefined);
+    h.events().crash([hog.id], 'out-of-memory', new Error('oom'));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await h.settled();
+    for (const id of ['nacked', 'hog']) h.deliver(h.message(id, { redelivered: true, headers: { 'x-delivery-count': 2 } }));
+    h.clock.advance(OUTAGE_VERDICT_MS);
+    await h.settled();
+    const reasons = Object.fromEntries(h.copies.filter((c) => c.routingKey === 'q.dlq').map((c) => [c.headers['x-rabbit-worker-reason'], true]));
+    assert.deepEqual(Object.keys(reasons).sort(), [
+      'delivered 3 times, more than maxAttempts (2); on its last delivery here, its callback exhausted the heap of its isolate (memoryLimitMb)',
+      'delivered 3 times, more than maxAttempts (2); on its last delivery here, its callback gave it back with nack()',
+    ]);
   });
 
   it('suspects run in the quarantine lane one at a time; their copies come back uncounted', async () => {
