@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+
 /**
  * One catalogue of error codes. Callers branch on `code`, never on message text.
  */
@@ -170,7 +172,33 @@ export function toErrorInfo(error: unknown): ErrorInfo {
       ...(typeof code === 'string' ? { code } : {}),
     };
   }
-  return { name: 'NonError', message: String(error) };
+  // an error-like object (an ErrorInfo, or what a library threw): its own name and message
+  const like = error as { name?: unknown; message?: unknown; stack?: unknown; code?: unknown } | null;
+  if (typeof like === 'object' && like !== null && typeof like.message === 'string') {
+    return {
+      name: typeof like.name === 'string' ? like.name : 'NonError',
+      message: like.message,
+      ...(typeof like.stack === 'string' ? { stack: like.stack } : {}),
+      ...(typeof like.code === 'string' ? { code: like.code } : {}),
+    };
+  }
+  return { name: 'NonError', message: describeThrown(error) };
+}
+
+/**
+ * What was thrown, when it was not an Error (`throw { code: 42 }`, `throw 'x'`, `throw undefined`): a
+ * readable one-line description, never `[object Object]`.
+ */
+export function describeThrown(value: unknown): string {
+  if (value === undefined || value === null) return `${String(value)} was thrown (not an Error)`;
+  if (typeof value === 'string') return value;
+  let text: string;
+  try {
+    text = inspect(value, { depth: 2, breakLength: Number.POSITIVE_INFINITY, maxStringLength: 200, maxArrayLength: 10 });
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return `${text.length > 500 ? `${text.slice(0, 499)}…` : text} was thrown (not an Error)`;
 }
 
 /** Rebuilds an Error from `ErrorInfo` so that user code gets a real Error with the original stack. */

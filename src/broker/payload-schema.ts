@@ -46,7 +46,8 @@ export function checkPayload(schema: PayloadSchema, value: unknown): PayloadChec
 
 /**
  * One line that names every failing path first (so that none is lost to the budget), then as many of the
- * library's messages as fit: `invalid payload at width, items[1]: width: Expected number; items[1]: Required`.
+ * library's messages as fit: `invalid payload at width, items[1]: width: Expected number; items[1]: Required`
+ * (one issue: `invalid payload at width: Expected number`).
  */
 export function describePayloadIssues(issues: readonly PayloadIssue[], budget = ISSUES_BUDGET): string {
   const paths = issues.map((issue) => issue.path || '(root)');
@@ -62,6 +63,11 @@ export function describePayloadIssues(issues: readonly PayloadIssue[], budget = 
       count++;
     }
     head = shown.replace(/, $/, '');
+  }
+  // one issue: its path is in the head already (`invalid payload at width: Too small …`)
+  if (issues.length === 1) {
+    const line = `${head}: ${(issues[0] as PayloadIssue).message.replace(/\s+/g, ' ')}`;
+    return line.length > budget ? `${line.slice(0, budget - 1)}…` : line;
   }
   let line = head;
   for (let i = 0; i < issues.length; i++) {

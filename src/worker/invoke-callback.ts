@@ -1,3 +1,4 @@
+import { describeThrown } from '../errors.js';
 import { messageContext, type MessageLogContext } from '../log/message-context.js';
 import { otel } from '../tracing/otel.js';
 import { startProcessSpan, type MessageSpan } from '../tracing/spans.js';
@@ -56,7 +57,7 @@ function validateThenCall(task: WorkerTask, adapter: MessageAdapter, done: Done)
     if (valid !== true) {
       valid.then(
         (ok) => (ok ? call(task, adapter, done) : done()),
-        (error: unknown) => done(error ?? new Error('the payload schema failed with no reason')),
+        (error: unknown) => done(error ?? { name: 'NonError', message: describeThrown(error) }),
       );
       return;
     }
@@ -69,13 +70,13 @@ function call(task: WorkerTask, adapter: MessageAdapter, done: Done): void {
   try {
     result = task.callback(adapter);
   } catch (error) {
-    failed(adapter, done, error ?? new Error('callback threw with no reason'));
+    failed(adapter, done, error ?? { name: 'NonError', message: describeThrown(error) });
     return;
   }
   if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
     (result as Promise<unknown>).then(
       (value) => returned(adapter, done, value),
-      (error: unknown) => failed(adapter, done, error ?? new Error('callback rejected with no reason')),
+      (error: unknown) => failed(adapter, done, error ?? { name: 'NonError', message: describeThrown(error) }),
     );
   } else returned(adapter, done, result);
 }

@@ -103,7 +103,7 @@ describe('typed messages: one schema for the worker and the publisher', () => {
     await assert.rejects(publisher.publish(definition, { code: 'nope' }), (e: InvalidPayloadError) => e.issues[0]?.message === 'must start with "ok"');
     await publish(name, { code: 'nope' }, { messageId: 'bad' });
     const dead = await deadLetters(name, 1);
-    assert.equal(dead.get('bad')?.['x-rabbit-worker-reason'], 'invalid payload at code: code: must start with "ok"');
+    assert.equal(dead.get('bad')?.['x-rabbit-worker-reason'], 'invalid payload at code: must start with "ok"');
     await worker.waitFor((l) => l.msg === 'handled' && l.messageId === 'ok');
     assert.equal(worker.lines.filter((l) => l.msg === 'handled').length, 1);
     worker.kill('SIGTERM');

@@ -35,7 +35,7 @@ describe('payload schemas (Standard Schema)', () => {
     assert.equal(issuePath(['items', 2, 'width']), 'items[2].width');
     assert.equal(issuePath([{ key: 'a b' }, 0]), '["a b"][0]');
     assert.equal(issuePath(undefined), '');
-    assert.equal(describePayloadIssues([{ path: '', message: 'Expected object' }]), 'invalid payload at (root): (root): Expected object');
+    assert.equal(describePayloadIssues([{ path: '', message: 'Expected object' }]), 'invalid payload at (root): Expected object');
   });
 
   it('every path is named before any message, within the budget', () => {
