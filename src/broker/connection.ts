@@ -25,6 +25,12 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Index in `urls` of the node that just failed: the first round starts with the one after it. */
   startAfter?: number;
+  /**
+   * For the log lines of a caller that runs its own rounds (a worker reconnecting): this call's first round
+   * is round `roundOffset + 1` of `roundsTotal`. @default 0, and `attempts`
+   */
+  roundOffset?: number;
+  roundsTotal?: number;
   clock?: Clock;
 }
 
@@ -111,6 +117,12 @@ export async function connectTo(options: ConnectOptions): Promise<Connected> {
   if (urls.length === 0) throw new ConfigError('no broker URL');
   urls.forEach(checkUrl);
   const first = options.startAfter === undefined ? 0 : (options.startAfter + 1) % urls.length;
+  // rounds as the caller counts them; an unbounded wait (a publisher within its deadline) has no "of N"
+  const offset = options.roundOffset ?? 0;
+  const total = options.roundsTotal ?? attempts;
+  const bounded = Number.isSafeInteger(total) && total < Number.MAX_SAFE_INTEGER;
+  const roundFields = (round: number): Record<string, number> => (bounded ? { round: offset + round, rounds: total } : { round: offset + round });
+  const roundText = (round: number): string => (bounded ? `round ${offset + round} of ${total}` : `round ${offset + round}`);
   let lastError: unknown;
   let delay = initialDelayMs;
   for (let round = 1; round <= attempts; round++) {
@@ -130,12 +142,12 @@ export async function connectTo(options: ConnectOptions): Promise<Connected> {
         const refused = refusal(url, error);
         if (refused !== undefined) throw refused;
         lastError = error;
-        logger?.warn(`cannot connect to RabbitMQ at ${redactUrl(url)}: ${describeConnectError(error)}`, { url: redactUrl(url), round, rounds: attempts });
+        logger?.warn(`cannot connect to RabbitMQ at ${redactUrl(url)}: ${describeConnectError(error)}`, { url: redactUrl(url), ...roundFields(round) });
       }
     }
     if (round === attempts) break;
     const wait = Math.round(delay * (0.8 + Math.random() * 0.4));
-    logger?.warn(`no node of RabbitMQ answered (round ${round} of ${attempts}); next round in ${wait} ms`, { round, rounds: attempts, delayMs: wait });
+    logger?.warn(`no node of RabbitMQ answered (${roundText(round)}); next round in ${wait} ms`, { ...roundFields(round), delayMs: wait });
     await sleep(wait, signal, clock);
     delay = Math.min(delay * 2, maxDelayMs);
   }

@@ -68,7 +68,7 @@ export async function prepareOutgoing(target: string | AnyQueueDefinition, paylo
   const definition = isQueueDefinition(target) ? target : undefined;
   const queue = definition?.name ?? (target as string);
   const { delayMs } = options;
-  if (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 1)) throw new RangeError(`publish(): delayMs must be a positive integer, got ${delayMs}`);
+  if (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 0)) throw new RangeError(`publish(): delayMs must be an integer >= 0 (0: at once), got ${delayMs}`);
   checkHeaders(options.headers);
   checkPriority(queue, definition, options.priority);
   if (definition?.schema !== undefined) {

@@ -158,7 +158,8 @@ export class Publisher {
     const { queue, body, properties } = outgoing;
     const span = startSendSpan({ queue, routingKey: queue, messageId: properties.messageId, correlationId: properties.correlationId }, properties.headers);
     try {
-      if (delayMs !== undefined) await this.#delays.send(queue, delayMs, body, properties, deadline);
+      // 0 (a computed delay that came out at nothing) is a plain publish
+      if (delayMs !== undefined && delayMs > 0) await this.#delays.send(queue, delayMs, body, properties, deadline);
       else {
         const outcome = await this.#link.publish('', queue, body, properties, deadline, onConfirmed);
         if (outcome === 'returned') throw unroutable(queue);

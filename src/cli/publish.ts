@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Publisher } from '../broker/publisher.js';
 import { ConfigError } from '../errors.js';
-import { positiveInt, urlFlags, urlsFrom } from './shared-options.js';
+import { nonNegativeInt, positiveInt, urlFlags, urlsFrom } from './shared-options.js';
 
 export function registerPublish(program: Command): void {
   const command = program
@@ -25,7 +25,7 @@ export function registerPublish(program: Command): void {
       url: urlsFrom(flags).join(','),
       publishTimeoutMs: positiveInt(flags.timeout, '--timeout', 30_000),
     });
-    const delayMs = flags.delayMs === undefined ? undefined : positiveInt(flags.delayMs, '--delay-ms', 1);
+    const delayMs = flags.delayMs === undefined ? undefined : nonNegativeInt(flags.delayMs, '--delay-ms');
     try {
       for (let i = 0; i < count; i++) {
         const messageId = await publisher.publish(queue, payload, {

@@ -44,3 +44,9 @@ export function positiveInt(raw: unknown, flag: string, fallback: number): numbe
   if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${flag}: expected a positive integer, got "${String(raw)}"`);
   return value;
 }
+
+export function nonNegativeInt(raw: unknown, flag: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${flag}: expected an integer of 0 or more, got "${String(raw)}"`);
+  return value;
+}

@@ -142,10 +142,11 @@ export class BrokerLink {
     this.#state.to('closed', 'closed');
   }
 
-  async #connectAndConsume(generation: number, rounds: number): Promise<void> {
+  async #connectAndConsume(generation: number, rounds: number, roundLog: { roundOffset?: number; roundsTotal?: number } = {}): Promise<void> {
     const { settings, logger, name } = this.#options;
     const { connection, index, url } = await connectTo({
       ...this.#options.connect,
+      ...roundLog,
       attempts: rounds,
       logger,
       name: `rabbit-worker ${name} pid ${process.pid}`,
@@ -269,13 +270,13 @@ export class BrokerLink {
     for (let round = 1; ; round++) {
       if (generation !== this.#generation) throw new Error('superseded');
       try {
-        await this.#connectAndConsume(generation, 1);
+        await this.#connectAndConsume(generation, 1, { roundOffset: round - 1, roundsTotal: RECONNECT_ROUNDS });
         return;
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         if (generation !== this.#generation || round >= RECONNECT_ROUNDS || code === ErrorCode.TOPOLOGY_MISMATCH || code === ErrorCode.BROKER_ACCESS_REFUSED) throw error;
         const wait = Math.round(delay * (0.5 + Math.random() * 0.5));
-        this.#options.logger.warn(`reconnection round ${round} failed: ${describeConnectError((error as { cause?: unknown }).cause ?? error)}; next round in ${wait} ms`);
+        this.#options.logger.warn(`reconnection round ${round} of ${RECONNECT_ROUNDS} failed: ${describeConnectError((error as { cause?: unknown }).cause ?? error)}; next round in ${wait} ms`, { round, rounds: RECONNECT_ROUNDS });
         await sleep(wait, this.#abort.signal, this.#clock);
         delay = Math.min(delay * 2, 10_000);
       }

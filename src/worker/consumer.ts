@@ -126,6 +126,14 @@ export class Consumer {
     return this.#inflight.size;
   }
 
+  /**
+   * Deliveries this worker holds unacked at the broker: those in flight, and those settled but waiting for
+   * their copy (a retry, a dead letter) to be confirmed — under an alarm these can be many.
+   */
+  get unacked(): number {
+    return this.#inflight.size + (this.#settler?.pending ?? 0);
+  }
+
   /** The message ids in flight, for status reports. */
   inflightIds(): string[] {
     return [...this.#inflight.values()].map((d) => d.messageId ?? `#${d.id}`);

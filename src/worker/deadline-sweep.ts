@@ -38,8 +38,10 @@ export class DeadlineSweep {
 
   start(): void {
     if (this.#timer !== undefined) return;
-    const { messageTimeout } = this.#options;
-    this.#timer = this.#clock.setInterval(() => this.sweep(), messageTimeout > 0 ? Math.min(1000, messageTimeout * 250) : 5000);
+    const { messageTimeout, consumerTimeout } = this.#options;
+    // often enough for both deadlines: a quarter of messageTimeout (≤ 1 s), a twentieth of consumerTimeout (≤ 5 s)
+    const everyMs = Math.max(250, Math.min(messageTimeout > 0 ? Math.min(1000, messageTimeout * 250) : 5000, consumerTimeout * 50));
+    this.#timer = this.#clock.setInterval(() => this.sweep(), everyMs);
     this.#timer.unref?.();
   }
 
@@ -65,7 +67,7 @@ export class DeadlineSweep {
       } else if (age > consumerTimeout * 800 && !delivery.warnedLong) {
         delivery.warnedLong = true;
         logger.warn(
-          `callback has run ${Math.round(age / 1000)}s, near RabbitMQ's consumer_timeout (consumerTimeout ${consumerTimeout}s), after which the broker closes the channel and redelivers the message; set messageTimeout below it`,
+          `callback has run ${Math.round(age / 1000)}s, ${age >= consumerTimeout * 1000 ? 'past' : 'near'} RabbitMQ's consumer_timeout (consumerTimeout ${consumerTimeout}s), after which the broker closes the channel and redelivers the message; set messageTimeout below it`,
           { messageId: delivery.messageId },
         );
       }

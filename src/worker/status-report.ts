@@ -8,6 +8,7 @@ export interface WorkerStatusReport {
   /** Seconds its callbacks get when it is stopped: the supervisor waits that long (plus a margin) before SIGKILL. */
   stopTimeout: number;
   handled: number;
+  /** Deliveries it holds unacked: callbacks running, and settled ones whose copy (retry, dead letter) the broker has not confirmed yet. */
   inflight: number;
   /** Message ids (or `#n`) of the callbacks running now. */
   inflightIds: string[];

@@ -305,7 +305,7 @@ class WorkerProcess {
   /** Tells the supervisor (if any) how things stand; `onlyIfChanged` for the periodic report. */
   #report(onlyIfChanged = false): void {
     const state = this.#state?.state ?? 'starting';
-    const key = `${state}/${this.#consumer?.handled}/${this.#consumer?.inflight}`;
+    const key = `${state}/${this.#consumer?.handled}/${this.#consumer?.unacked}`;
     if (onlyIfChanged && key === this.#reported) return;
     this.#reported = key;
     sendStatus({
@@ -314,7 +314,7 @@ class WorkerProcess {
       queue: this.settings.queue,
       stopTimeout: this.settings.stopTimeout,
       handled: this.#consumer?.handled ?? 0,
-      inflight: this.#consumer?.inflight ?? 0,
+      inflight: this.#consumer?.unacked ?? 0,
       inflightIds: this.#consumer?.inflightIds() ?? [],
     });
   }

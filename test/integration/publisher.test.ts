@@ -125,6 +125,9 @@ describe('Publisher', () => {
     }, 10_000, 'the delayed message');
     assert.ok(Date.now() - t0 >= 1000, 'not before its delay, rounded up to a second');
     await assert.rejects(withChannel((ch) => ch.checkQueue(`${queue}.retry.700`)), /NOT_FOUND/, 'no queue per delay any more');
+    // a delay that came out at 0 is a plain publish, not an error
+    await publisher.publish(queue, { now: true }, { delayMs: 0, messageId: 'at-once' });
+    assert.deepEqual((await drain(queue)).map((m) => m.properties.messageId), ['at-once']);
     assert.equal(message?.properties.messageId, 'delayed');
     await assert.rejects(publisher.publish(uniqueQueue('nowhere'), {}, { delayMs: 100 }), (error: { code?: string }) => error.code === ErrorCode.PUBLISH_UNROUTABLE);
   });
