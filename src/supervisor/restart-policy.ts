@@ -20,7 +20,7 @@ export function backoffDelayMs(failures: number, baseMs = BACKOFF_BASE_MS, maxMs
 export interface ExitFacts {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** It had reported `running` and stayed up `startSeconds`. */
+  /** It had been consuming (a process that dies on a message is not a failed start, however soon). */
   started: boolean;
   /** How long it was up, in ms. */
   uptimeMs: number;
@@ -48,7 +48,7 @@ export interface SlotCounters {
  * - exit 2 (configuration error) → FATAL at once: restarting cannot help;
  * - exit 3 (broker unreachable after retries) → restart with growing backoff, never FATAL: the broker
  *   coming back must be enough for work to resume;
- * - any other ending before the process had started (consuming, and up `startSeconds`) is a failed start;
+ * - any other ending before the process had been consuming is a failed start;
  *   after `startRetries` retries the slot goes FATAL (as supervisord: 1 + startRetries tries in all);
  * - any other ending after it had started → restart with growing backoff (reset after a long run).
  */

@@ -104,6 +104,12 @@ interface Slot {
   lifecycle: Lifecycle<ProcessState>;
   child: WorkerChild | undefined;
   started: boolean;
+  /**
+   * The process said it was consuming. A process that dies after that is not a failed start, however soon:
+   * a poison message that kills it (isolation none) must be retried with backoff until it is dead-lettered,
+   * not turn the type FATAL and leave its queue without a consumer.
+   */
+  consumed: boolean;
   restarts: number;
   counters: SlotCounters;
   lastExit: LastExitInfo | null;
@@ -351,6 +357,7 @@ export class Supervisor {
         lifecycle: new Lifecycle<ProcessState>(processName(name, entry.slots.length + 1), 'starting', SLOT_TRANSITIONS, { log: this.#logger }),
         child: undefined,
         started: false,
+        consumed: false,
         restarts: -1,
         counters: { failures: 0, startFailures: 0 },
         lastExit: null,
@@ -367,6 +374,7 @@ export class Supervisor {
     slot.timer = undefined;
     if (slot.restarts >= 0) slot.lifecycle.to('starting', 'spawn');
     slot.started = false;
+    slot.consumed = false;
     slot.restarts += 1;
     if (slot.restarts > 0) this.metrics.restarted(slot.type.name);
     const child = new WorkerChild({
@@ -378,6 +386,7 @@ export class Supervisor {
       onReport: (report) => {
         const entry = this.#types.get(slot.type.name);
         if (entry !== undefined && report.queue !== '') entry.queue = report.queue;
+        if (report.state === 'running' && slot.child === child) slot.consumed = true;
         if (report.state !== 'running' || slot.child !== child || slot.started || slot.timer !== undefined) return;
         const wait = Math.max(0, slot.type.startSeconds * 1000 - child.uptimeMs());
         slot.timer = setTimeout(() => {
@@ -446,7 +455,7 @@ export class Supervisor {
       const oom = child.stderrTail.some((line) => line.includes('heap out of memory')) ? ' (JavaScript heap out of memory)' : '';
       this.#logger.critical(`${slot.name} (pid ${child.pid}) ended abnormally: ${description}${oom}${held}`, { ...fields, ...tail });
     }
-    const decision = decideRestart({ code: exit.code, signal: exit.signal, started: slot.started, uptimeMs: child.uptimeMs() }, slot.counters, slot.type.startRetries);
+    const decision = decideRestart({ code: exit.code, signal: exit.signal, started: slot.started || slot.consumed, uptimeMs: child.uptimeMs() }, slot.counters, slot.type.startRetries);
     if (decision.action === 'fatal') {
       slot.lifecycle.to('fatal', decision.reason);
       slot.fatalReason =

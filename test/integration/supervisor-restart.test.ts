@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { SupervisorStatus } from '../../src/supervisor/supervisor.js';
-import { closeConnection, deleteQueues, depth, eventually, publish, uniqueQueue } from '../helpers/broker.js';
+import { closeConnection, declareQueue, deleteQueues, depth, eventually, publish, uniqueQueue } from '../helpers/broker.js';
 import { fixture, type Proc } from '../helpers/process.js';
 import { controlGet, freePort, killEverything, ofProc, startSupervisor, SupConfig } from '../helpers/sup-harness.js';
 
@@ -11,10 +11,11 @@ describe('supervise: restarts', () => {
   let sup: Proc | undefined;
   let config: SupConfig | undefined;
 
+  const poisonQueue = uniqueQueue('sup-poison');
   after(async () => {
     await killEverything(sup);
     config?.remove();
-    await deleteQueues(crashQueue, ttlQueue);
+    await deleteQueues(crashQueue, ttlQueue, poisonQueue);
     await closeConnection();
   });
 
@@ -79,5 +80,27 @@ describe('supervise: restarts', () => {
     for (const pid of new Set(s.lines.filter((l) => typeof l.childPid === 'number').map((l) => l.childPid as number))) {
       assert.throws(() => process.kill(pid, 0), 'no child left behind');
     }
+  });
+
+  it('a message that kills its process right after it starts consuming (isolation none) is not a failed start: never FATAL, the message is dead-lettered, the queue keeps its consumer', { timeout: 180_000 }, async () => {
+    await killEverything(sup);
+    config?.remove();
+    const port = await freePort();
+    config = new SupConfig({
+      // startSeconds 5: every crash comes well within it, as with a warm compile cache and any startSeconds
+      workers: { none: { file: fixture('behave-worker.ts'), processes: 1, isolation: 'none', maxAttempts: 2, startSeconds: 5, startRetries: 2, env: { QUEUE: poisonQueue } } },
+      control: { port },
+    });
+    await declareQueue(poisonQueue);
+    for (const id of ['p1', 'p2']) await publish(poisonQueue, { do: 'exit' }, { messageId: id });
+    for (const id of ['ok1', 'ok2']) await publish(poisonQueue, { do: 'ack' }, { messageId: id });
+    sup = startSupervisor(config);
+    const s = sup;
+    await eventually(async () => (await depth(`${poisonQueue}.dlq`)) === 2, 120_000, 'both poison messages dead-lettered', s);
+    await eventually(() => ['ok1', 'ok2'].every((id) => s.lines.some((l) => l.msg === 'handled' && l.messageId === id)), 60_000, 'the others handled', s);
+    assert.ok(!s.lines.some((l) => typeof l.msg === 'string' && / is FATAL/.test(l.msg)), 'never FATAL');
+    await eventually(async () => (await controlGet<SupervisorStatus>(port)).processes.some((p) => p.name === 'none_01' && p.state === 'running'), 60_000, 'none_01 running again');
+    s.kill('SIGTERM');
+    assert.equal((await s.exit(60_000)).code, 0);
   });
 });
