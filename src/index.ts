@@ -18,9 +18,10 @@ export type { PayloadSchema } from './broker/payload-schema.js';
 export { ShutdownHelper, type ShutdownHandler } from './worker/shutdown-helper.js';
 export type { ShutdownReason } from './worker/shutdown-reason.js';
 export type { Settlement, MessageProperties } from './worker/settlement.js';
-export { DEFAULT_SETTINGS, SPARE_MEMORY_UNIT_MB, type WorkerSettings, type SettingsOverrides, type Isolation, type QueueType } from './worker/options.js';
+export { DEFAULT_SETTINGS, SPARE_MEMORY_UNIT_MB, type WorkerSettings, type Isolation, type QueueType } from './worker/settings.js';
+export type { SettingsOverrides } from './worker/options.js';
 export type { WorkerState } from './worker/status-report.js';
-export { defineConfig, type SupervisorConfigInput } from './supervisor/config.js';
+export { defineConfig, type SupervisorConfigInput } from './supervisor/define-config.js';
 export { Publisher, type PublisherOptions, type PublishOptions, type RequestOptions, type QueuePublisher } from './broker/publisher.js';
 export { deadLetterQueueName } from './broker/topology.js';
 export {

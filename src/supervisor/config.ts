@@ -84,11 +84,6 @@ const configSchema = z.strictObject({
 /** What a config file may contain, for `defineConfig` in a TypeScript config. */
 export type SupervisorConfigInput = z.input<typeof configSchema>;
 
-/** Types a TypeScript/JavaScript config file: `export default defineConfig({ workers: { … } })`. */
-export function defineConfig(config: SupervisorConfigInput): SupervisorConfigInput {
-  return config;
-}
-
 /** One worker type, resolved: absolute file, defaults applied. */
 export interface WorkerTypeConfig {
   name: string;

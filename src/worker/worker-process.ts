@@ -14,7 +14,7 @@ import { ProcessGuard } from './process-guard.js';
 import type { CallbackRunner } from './runner.js';
 import type { ShutdownReason } from './shutdown-reason.js';
 import { sendFailure, sendMetrics, sendStatus, type WorkerState } from './status-report.js';
-import { WorkerHttpEndpoint } from './http-endpoint.js';
+import type { WorkerHttpEndpoint } from './http-endpoint.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { applySettings, readSettings } from './worker-task.js';
 
@@ -213,6 +213,8 @@ class WorkerProcess {
     try {
       if (this.settings.httpPort > 0) {
         // before connecting: /healthz answers (and /readyz says "starting") while the worker starts
+        // loaded only when asked for: prom-client (and the @opentelemetry/api it imports) cost ~60 ms at start
+        const { WorkerHttpEndpoint } = await import('./http-endpoint.js');
         this.#http = new WorkerHttpEndpoint({ port: this.settings.httpPort, state: () => this.#state.state, metrics: this.#metrics });
         const port = await this.#http.start();
         this.logger.info(`GET /metrics, /healthz, /readyz on port ${port}`, { httpPort: port });

@@ -2,7 +2,7 @@ import type { PayloadSchema } from '../broker/payload-schema.js';
 import { isQueueDefinition, type AnyQueueDefinition } from '../broker/queue-definition.js';
 import { Logger } from '../log/logger.js';
 import type { MessageAdapter } from './message-adapter.js';
-import { DEFAULT_SETTINGS, type Isolation, type QueueType, type WorkerSettings } from './options.js';
+import { DEFAULT_SETTINGS, type Isolation, type QueueType, type WorkerSettings } from './settings.js';
 import type { ShutdownReason } from './shutdown-reason.js';
 
 /** Marks WorkerTask subclasses even when two copies of the package are loaded (tsx namespaces, dual installs). */

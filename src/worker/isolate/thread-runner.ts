@@ -1,7 +1,8 @@
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, fromErrorInfo, RabbitWorkerError, toErrorInfo } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import { SPARE_MEMORY_UNIT_MB, type SettingsOverrides, type WorkerSettings } from '../options.js';
+import type { SettingsOverrides } from '../options.js';
+import { SPARE_MEMORY_UNIT_MB, type WorkerSettings } from '../settings.js';
 import type { Lane } from '../quarantine.js';
 import type { CallbackRunner, RunnerEvents } from '../runner.js';
 import type { DeliveryData } from '../settlement.js';
