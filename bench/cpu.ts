@@ -49,7 +49,7 @@ export interface CpuSample {
   /** the largest sum of VmRSS over the processes (and their descendants), sampled while busy */
   maxRssMb: number;
   rssSamples: number;
-  /** CPU time of the processes at the end of the drain, summed, ÷ N: what a message really cost */
+  /** CPU time of the processes (and their threads) from all consuming to the Nth settled, summed, ÷ N: what a message really cost */
   cpuMsPerMessage: number;
   error?: string;
 }
@@ -65,7 +65,7 @@ export function calibrate(targetMs: number): CpuCalibration {
   burn(300); // warm-up: JIT, OpenSSL's first use
   const probe = 200;
   let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < 7; i++) {
+  for (let i = 0; i < 25; i++) {
     const t0 = performance.now();
     burn(probe);
     best = Math.min(best, (performance.now() - t0) / probe);
@@ -122,6 +122,9 @@ async function cpuOnce(spec: (typeof CPU_MODES)[number], round: number, calibrat
     const starts = await Promise.all(consumed);
     const firstConsuming = Math.min(...starts);
     sample.startMs = Math.max(...starts) - Math.min(...children.map((c) => c.spawnedAt));
+    const treeCpuMs = (): number => children.flatMap((c) => processTree(c.pid)).map(cpuMs).filter(Number.isFinite).reduce((a, b) => a + b, 0);
+    // from here on, not the start-up (loading, compiling, connecting: ~1 s of CPU per process)
+    const cpuAtConsuming = treeCpuMs();
     sampling = true;
     sampler = (async () => {
       while (sampling) {
@@ -153,7 +156,7 @@ async function cpuOnce(spec: (typeof CPU_MODES)[number], round: number, calibrat
     sampling = false;
     sample.drainMs = lastAt - firstConsuming;
     sample.msgsPerSecond = (n / sample.drainMs) * 1000;
-    sample.cpuMsPerMessage = children.map((c) => cpuMs(c.pid)).reduce((a, b) => a + b, 0) / n;
+    sample.cpuMsPerMessage = (treeCpuMs() - cpuAtConsuming) / n;
     for (const child of children) await child.stop(10_000);
     const left = await ctx.admin.readyCount(queue);
     if (left !== 0) throw new Error(`${left} message(s) left in the queue after ${n} settled lines`);
