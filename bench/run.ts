@@ -111,7 +111,7 @@ async function main(): Promise<number> {
       { id: 'rw-nocache', label: 'rabbit-worker, compile cache emptied first', coldCache: true },
       ...(options.base !== undefined ? [{ id: 'base', label: `rabbit-worker of ${options.base}`, root: options.base }] : []),
     ];
-    const supervisor = options.sections.includes('cost') ? await timed('cost: supervise', () => measureSupervisors(supervisorVariants, options.base !== undefined ? options.coldStarts : 1, ctx, log)) : [];
+    const supervisor = options.sections.includes('cost') ? await timed('cost: supervise', () => measureSupervisors(supervisorVariants, options.base !== undefined ? options.coldStarts : options.rounds, ctx, log)) : [];
     const cpu = options.sections.includes('cpu') ? await timed('cpu', () => runCpu(ctx, log)) : undefined;
     const failures = drains.filter((d) => d.error !== undefined).length + latency.filter((l) => l.error !== undefined).length + costs.filter((c) => c.error !== undefined).length + (cpu?.samples.filter((c) => c.error !== undefined).length ?? 0);
     notes.push(`Load average (1 min) ${loadAtStart.toFixed(1)} at the start and ${(loadavg()[0] ?? 0).toFixed(1)} at the end, on ${machine.cores} cores: anything above ~1 means other work shared the machine, which widens the spread of the runs but not the alternation.`);
