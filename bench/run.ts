@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: drain throughput, latency and cost of rabbit-worker against raw amqplib and its peers,
- * in one invocation, systems alternating. See docs/benchmarks.md for the method and the last results.
+ * `npm run bench`: drain throughput, latency, cost (start, memory, supervise) and CPU-bound callbacks
+ * (threads vs processes) of rabbit-worker against raw amqplib and its peers, in one invocation, systems
+ * alternating. See docs/benchmarks.md for the method and the last results.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -13,9 +14,11 @@ import { killAllChildren } from './lib/children.js';
 import { machineInfo } from './lib/machine.js';
 import { ensureRedis } from './lib/redis.js';
 import { measureSupervisors, runColdStarts } from './cost.js';
+import { runCpu } from './cpu.js';
+import { measureMemory } from './memory.js';
 import { runDrains } from './drain.js';
 import { runLatency } from './latency.js';
-import { renderMarkdown, type Results } from './report.js';
+import { renderMarkdown, type Results, type SectionLoad } from './report.js';
 import { BASELINE_ID, SYSTEM_GROUPS, SYSTEMS } from './systems/index.js';
 import { rabbitWorkerSystem, type RabbitWorkerVariant } from './systems/rabbit-worker.js';
 import type { System } from './systems/types.js';
@@ -79,20 +82,38 @@ async function main(): Promise<number> {
     const machine = machineInfo();
     log(`rabbit-worker bench: ${systems.map((s) => s.id).join(', ')}; ${options.rounds} round(s); N=${options.messages} (prefetch 1: ${options.messagesP1}); sections ${options.sections.join(',')}`);
     const ctx = { admin, options, cwd: ROOT };
-    const drains = options.sections.includes('drain') ? await runDrains(systems, ctx, log) : [];
+    // The machine's load at the start and end of every section: a section run under load says so.
+    const sectionLoads: SectionLoad[] = [];
+    const timed = async <T>(section: string, run: () => Promise<T>): Promise<T> => {
+      const load = { section, loadStart: loadavg()[0] ?? 0, loadEnd: Number.NaN, seconds: Number.NaN };
+      const t0 = performance.now();
+      try {
+        return await run();
+      } finally {
+        load.loadEnd = loadavg()[0] ?? 0;
+        load.seconds = (performance.now() - t0) / 1000;
+        sectionLoads.push(load);
+      }
+    };
+    const drains = options.sections.includes('drain') ? await timed('drain', () => runDrains(systems, ctx, log)) : [];
     const latencySystems = systems.filter((s) => s.latency);
-    const latency = options.sections.includes('latency') ? await runLatency(latencySystems, ctx, log) : [];
+    const latency = options.sections.includes('latency') ? await timed('latency', () => runLatency(latencySystems, ctx, log)) : [];
     // amqplib as reference, the two rabbit-worker modes, and the same worker with an empty compile cache (and
     // from the --base checkout): the cost of the first start after a deploy, and what this checkout changed
     const variants = costVariants(options, systems);
     const costSystems = [...systems.filter((s) => s.latency), ...variants.map((v) => rabbitWorkerSystem('thread', v))];
-    const costs = options.sections.includes('cost') ? await runColdStarts(costSystems, ctx, log) : [];
+    const costs = options.sections.includes('cost') ? await timed('cost: one worker', () => runColdStarts(costSystems, ctx, log)) : [];
+    const memory = options.sections.includes('cost') ? await timed('cost: memory breakdown', () => measureMemory(ctx, log)) : undefined;
+    // warm cache (as after `rabbit-worker prepare`, or any start but the first) and emptied cache (the first
+    // start after a deploy: every child compiles), alternating; and the --base checkout
     const supervisorVariants: RabbitWorkerVariant[] = [
+      { id: 'rw', label: 'rabbit-worker, compile cache warm' },
       { id: 'rw-nocache', label: 'rabbit-worker, compile cache emptied first', coldCache: true },
-      ...(options.base !== undefined ? [{ id: 'rw', label: 'rabbit-worker, compile cache warm' }, { id: 'base', label: `rabbit-worker of ${options.base}`, root: options.base }] : []),
+      ...(options.base !== undefined ? [{ id: 'base', label: `rabbit-worker of ${options.base}`, root: options.base }] : []),
     ];
-    const supervisor = options.sections.includes('cost') ? await measureSupervisors(supervisorVariants, options.base !== undefined ? options.coldStarts : 1, ctx, log) : [];
-    const failures = drains.filter((d) => d.error !== undefined).length + latency.filter((l) => l.error !== undefined).length + costs.filter((c) => c.error !== undefined).length;
+    const supervisor = options.sections.includes('cost') ? await timed('cost: supervise', () => measureSupervisors(supervisorVariants, options.base !== undefined ? options.coldStarts : options.rounds, ctx, log)) : [];
+    const cpu = options.sections.includes('cpu') ? await timed('cpu', () => runCpu(ctx, log)) : undefined;
+    const failures = drains.filter((d) => d.error !== undefined).length + latency.filter((l) => l.error !== undefined).length + costs.filter((c) => c.error !== undefined).length + (cpu?.samples.filter((c) => c.error !== undefined).length ?? 0);
     notes.push(`Load average (1 min) ${loadAtStart.toFixed(1)} at the start and ${(loadavg()[0] ?? 0).toFixed(1)} at the end, on ${machine.cores} cores: anything above ~1 means other work shared the machine, which widens the spread of the runs but not the alternation.`);
     if (failures > 0) notes.push(`${failures} run(s) failed and count as n/a; their errors are in the console output.`);
     const results: Results = {
@@ -109,6 +130,10 @@ async function main(): Promise<number> {
       costs,
       costSystems,
       supervisor,
+      memory,
+      cpu: cpu?.samples ?? [],
+      cpuCalibration: cpu?.calibration,
+      sectionLoads,
       notes,
     };
     const markdown = renderMarkdown(results);
@@ -119,7 +144,7 @@ async function main(): Promise<number> {
       writeFileSync(path, markdown);
       // The raw samples beside it, so that the tables can be re-derived or compared across runs.
       const raw = path.replace(/\.md$/, '') + '.json';
-      writeFileSync(raw, `${JSON.stringify({ date: results.date, command: results.command, machine, options, drains, latency, costs, supervisor }, null, 1)}\n`);
+      writeFileSync(raw, `${JSON.stringify({ date: results.date, command: results.command, machine, options, drains, latency, costs, supervisor, memory, cpu, sectionLoads }, null, 1)}\n`);
       log(`written to ${options.out} (raw samples: ${relative(ROOT, raw)})`);
     }
     return failures > 0 ? 1 : 0;

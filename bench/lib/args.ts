@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export type Section = 'drain' | 'latency' | 'cost';
+export type Section = 'drain' | 'latency' | 'cost' | 'cpu';
+export const SECTIONS: Section[] = ['drain', 'latency', 'cost', 'cpu'];
 
 export interface BenchOptions {
   /** Messages per drain at prefetch 100. */
@@ -18,6 +19,12 @@ export interface BenchOptions {
   latencyRate: number;
   latencyRounds: number;
   coldStarts: number;
+  /** Messages per run of the CPU-bound section (each burns ~cpuMs of CPU in the callback). */
+  cpuMessages: number;
+  /** CPU time each callback of the CPU-bound section burns, ms (the work is calibrated once to it). */
+  cpuMs: number;
+  /** Alternating rounds of the CPU-bound section. */
+  cpuRounds: number;
   /** Another checkout of rabbit-worker (built), whose worker start and supervisor alternate with this one's in the cost section. */
   base: string | undefined;
   quick: boolean;
@@ -34,14 +41,24 @@ const HELP = `npm run bench -- [options]
   --only a,b          systems: amqplib,rw-thread,rw-nometrics,rw-tracing,rw-none,rascal,rabbitmq-client,bullmq
                       (amqplib always runs); "metrics" = rw-thread,rw-nometrics (the cost of metrics);
                       "tracing" = rw-thread,rw-tracing (the cost of tracing)
-  --sections s        drain,latency,cost (default all)
+  --sections s        drain,latency,cost,cpu (default all):
+                      drain    throughput against raw amqplib and peers
+                      latency  publish → callback at a fixed rate
+                      cost     start to consuming, idle RSS, memory breakdown of one worker, and
+                               \`supervise\` with 1 type × 4 processes and 20 types × 1 process
+                      cpu      a CPU-bound callback: 1 process with --threads 2 vs 2 processes
+                               with --threads 1 (throughput and total RSS while busy)
   --queue-types t     quorum,classic (default both)
   --prefetch p        100,1 (default both)
   --latency-seconds S publishing time per latency run (default 10)
   --cold-starts N     worker starts per system in the cost section (default 5)
+  --cpu-messages N    messages per run of the cpu section (default 2000)
+  --cpu-ms MS         CPU time per callback in the cpu section (default 5)
+  --cpu-rounds R      alternating rounds of the cpu section (default 3)
   --base PATH         another checkout of rabbit-worker, built (e.g. main in a worktree): its worker start
                       and supervisor alternate with this one's in the cost section
-  --quick             smoke run: 2000 messages, 1 round, 2 s latency runs; prints only
+  --quick             smoke run: 2000 messages, 1 round, 2 s latency runs, 400 CPU-bound messages;
+                      prints only
   --out PATH          write the markdown report there (default docs/benchmarks.md for a full run;
                       --quick and --only print only unless --out is given)
   --no-write          never write the report`;
@@ -70,6 +87,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       prefetch: { type: 'string' },
       'latency-seconds': { type: 'string' },
       'cold-starts': { type: 'string' },
+      'cpu-messages': { type: 'string' },
+      'cpu-ms': { type: 'string' },
+      'cpu-rounds': { type: 'string' },
       base: { type: 'string' },
       quick: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -81,8 +101,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   if (values.help === true) return 'help';
   const quick = values.quick === true;
   const only = list(values.only);
-  const sections = (list(values.sections) ?? ['drain', 'latency', 'cost']) as Section[];
-  for (const s of sections) if (!['drain', 'latency', 'cost'].includes(s)) throw new Error(`--sections: unknown section "${s}"`);
+  const sections = (list(values.sections) ?? SECTIONS) as Section[];
+  for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`--sections: unknown section "${s}"`);
   const queueTypes = (list(values['queue-types']) ?? ['quorum', 'classic']) as Array<'quorum' | 'classic'>;
   for (const t of queueTypes) if (t !== 'quorum' && t !== 'classic') throw new Error(`--queue-types: unknown type "${t}"`);
   const prefetches = (list(values.prefetch) ?? ['100', '1']).map((p) => positive(p, '--prefetch', 1));
@@ -99,6 +119,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     latencyRate: 1000,
     latencyRounds: quick ? 1 : 3,
     coldStarts: positive(values['cold-starts'], '--cold-starts', quick ? 1 : 5),
+    cpuMessages: positive(values['cpu-messages'], '--cpu-messages', quick ? 400 : 2000),
+    cpuMs: positive(values['cpu-ms'], '--cpu-ms', 5),
+    cpuRounds: positive(values['cpu-rounds'], '--cpu-rounds', quick ? 1 : 3),
     base: values.base === undefined ? undefined : resolve(values.base),
     quick,
     out: values['no-write'] === true ? undefined : (values.out ?? defaultOut),
