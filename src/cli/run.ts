@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { runWorker } from '../worker/worker-process.js';
 import { RUN_FLAGS, overridesFromFlags } from '../worker/run-flags.js';
-import { connectOptionFlags, positiveInt, urlsFrom } from './shared-options.js';
+import { connectOptionFlags, nonNegativeInt, positiveInt, urlsFrom } from './shared-options.js';
 
 const HELP: Record<keyof typeof RUN_FLAGS, string> = {
   queue: 'queue to consume (overrides setQueue)',
@@ -31,14 +31,18 @@ export function registerRun(program: Command): void {
     .description('run one worker process: the WorkerTask subclass that <file> exports by default')
     .argument('<file>', 'worker file, TypeScript or JavaScript');
   for (const [key, flag] of Object.entries(RUN_FLAGS)) command.option(`${flag} <value>`, HELP[key as keyof typeof RUN_FLAGS]);
-  connectOptionFlags(command).option('--name <name>', 'worker type name in logs (default: the file name)');
+  connectOptionFlags(command)
+    .option('--name <name>', 'worker type name in logs (default: the file name)')
+    .option('--ready-within <seconds>', 'exit 1 if not consuming this many seconds after start (for supervisord: startsecs then means consuming; 0 = no limit)');
   command.action(async (file: string, flags: Record<string, unknown>) => {
     const code = await runWorker({
       file,
       overrides: overridesFromFlags(flags),
       connect: { urls: urlsFrom(flags), attempts: positiveInt(flags.connectAttempts, '--connect-attempts', 5) },
       ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
+      readyWithinSeconds: flags.readyWithin === undefined ? 0 : nonNegativeInt(flags.readyWithin, '--ready-within'),
     });
     process.exitCode = code;
   });
 }
+

@@ -35,18 +35,33 @@ export function formatEnvironment(env: Record<string, string>): string {
 }
 
 /**
+ * supervisord has no readiness protocol: a process is RUNNING once it stayed up `startsecs`. Its workers get
+ * `--ready-within` a second less, so that one still connecting or declaring then exits (a failed start) and
+ * RUNNING means consuming; `startsecs` is therefore at least this (as Celery's supervisord example), enough
+ * for a cold start on a loaded host.
+ */
+export const SUPERVISORD_MIN_START_SECONDS = 10;
+
+/**
  * `startsecs`: how long a process must stay up to count as started. Never 0 (a worker that crashes at start
- * would be respawned forever and never reach FATAL), and not above the TTL (every TTL exit would be a failure).
+ * would be respawned forever and never reach FATAL), at least SUPERVISORD_MIN_START_SECONDS, and not above
+ * the TTL (every TTL exit would be a failure).
  */
 export function startSecs(type: WorkerTypeConfig): number {
-  const wanted = Math.max(1, Math.round(type.startSeconds));
+  const wanted = Math.max(SUPERVISORD_MIN_START_SECONDS, Math.round(type.startSeconds));
   const ttl = type.overrides.ttl ?? 0;
   return ttl > 0 ? Math.max(1, Math.min(wanted, Math.floor(ttl))) : wanted;
+}
+
+/** `--ready-within` of a supervisord process: not consuming a second before `startsecs` is a failed start. */
+export function readyWithin(type: WorkerTypeConfig): number {
+  return Math.max(1, startSecs(type) - 1);
 }
 
 /** The `[program:…]` block of one worker type. */
 export function programBlock(type: WorkerTypeConfig, config: SupervisorConfig, options: SupervisordOptions = {}): string {
   const { command, args } = runCommand(type, options.node ?? process.execPath, options.bin ?? BIN_PATH);
+  args.push('--ready-within', String(readyWithin(type)));
   // Secrets (a URL with a password) are never written here: supervisord reads them from its own environment.
   const { plain, secret } = splitEnv(type);
   const fromSupervisord = Object.fromEntries(Object.keys(secret).map((name) => [name, `%(ENV_${sharedName(type.name, name)})s`]));
@@ -61,6 +76,7 @@ export function programBlock(type: WorkerTypeConfig, config: SupervisorConfig, o
     `autostart=${type.processes > 0 ? 'true' : 'false'}`,
     '; restart after every exit: exit 0 is the TTL or recycling (autorestart=unexpected would leave it stopped)',
     'autorestart=true',
+    '; RUNNING = up startsecs; --ready-within makes a worker not yet consuming by then exit (a failed start)',
     `startsecs=${startSecs(type)}`,
     `startretries=${type.startRetries}`,
     'exitcodes=0',

@@ -19,7 +19,7 @@ import { WorkerMetrics } from './worker-metrics.js';
 import { applySettings, readSettings } from './worker-task.js';
 
 /** Why a worker process stops; each maps to an exit code. */
-export type StopCause = 'ttl' | 'max-messages' | 'memory' | 'deadline' | 'signal' | 'broker-lost' | 'consumer-cancelled' | 'fatal';
+export type StopCause = 'ttl' | 'max-messages' | 'memory' | 'deadline' | 'signal' | 'broker-lost' | 'consumer-cancelled' | 'not-ready' | 'fatal';
 
 const EXIT_FOR: Record<StopCause, number> = {
   ttl: ExitCode.OK,
@@ -29,6 +29,7 @@ const EXIT_FOR: Record<StopCause, number> = {
   signal: ExitCode.OK,
   'broker-lost': ExitCode.BROKER_UNREACHABLE,
   'consumer-cancelled': ExitCode.FAILURE,
+  'not-ready': ExitCode.FAILURE,
   fatal: ExitCode.FAILURE,
 };
 
@@ -41,6 +42,12 @@ export interface RunWorkerOptions {
   name?: string;
   /** How often to check memory growth, in ms. @default 1000 */
   memoryCheckMs?: number;
+  /**
+   * Not consuming this many seconds after start: exit 1 (`--ready-within`). For process managers without
+   * a readiness protocol (supervisord counts a process as started once it stayed up `startsecs`): a worker
+   * still connecting then must not count as started. 0 = no limit. @default 0
+   */
+  readyWithinSeconds?: number;
 }
 
 /**
@@ -210,6 +217,7 @@ class WorkerProcess {
   async run(): Promise<number> {
     const exit = new Promise<number>((resolve) => (this.#resolveExit = resolve));
     if (this.settings.isolation === 'none') this.#guard.interceptExit(() => this.#consumer.inflight > 0);
+    const readyWithin = this.#readyWithin();
     try {
       if (this.settings.httpPort > 0) {
         // before connecting: /healthz answers (and /readyz says "starting") while the worker starts
@@ -221,6 +229,7 @@ class WorkerProcess {
       }
       await this.#start();
     } catch (error) {
+      clearTimeout(readyWithin);
       // A stop that began during start-up owns the ending (and its exit code): the start only gave way.
       if (this.#stopping !== undefined) return exit;
       await this.#runner.close().catch(() => {});
@@ -231,6 +240,19 @@ class WorkerProcess {
     const code = await exit;
     await this.#http?.close();
     return code;
+  }
+
+  /** The `readyWithinSeconds` timer: still starting then (connecting, declaring), the worker gives up. */
+  #readyWithin(): NodeJS.Timeout | undefined {
+    const seconds = this.options.readyWithinSeconds ?? 0;
+    if (seconds <= 0) return undefined;
+    const timer = setTimeout(() => {
+      if (!this.#state.is('starting')) return;
+      this.logger.error(`not consuming ${seconds}s after start (--ready-within): exiting, so that the process manager counts a failed start`);
+      void this.stop('not-ready', 0);
+    }, seconds * 1000);
+    this.#timers.push(timer);
+    return timer;
   }
 
   async #start(): Promise<void> {

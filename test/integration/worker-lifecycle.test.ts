@@ -104,6 +104,24 @@ describe('worker lifecycle: recycling, configuration, broker', () => {
     assert.match(String(error?.msg), /RabbitMQ is not reachable at amqp:\/\/app:\*\*\*@127\.0\.0\.1:1.*rabbitmq-server -detached.*ECONNREFUSED after 3 round\(s\)/);
   });
 
+  it('--ready-within: a worker still connecting then exits 1 (for supervisord, RUNNING after startsecs then means consuming); one that consumes in time keeps running', async () => {
+    const started = Date.now();
+    const late = track(runWorker(WORKER, ['--connect-attempts', '50', '--ready-within', '2'], { QUEUE: 'never', AMQP_URL: 'amqp://guest:guest@127.0.0.1:1' }));
+    const { code } = await late.exit();
+    assert.equal(code, 1);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 2000 && elapsed < 20_000, `exited after ${elapsed} ms: at the limit, not after 50 rounds`);
+    assert.ok(late.lines.some((l) => l.level === 'error' && /^not consuming 2s after start \(--ready-within\)/.test(String(l.msg))), 'says why');
+
+    const name = queue('ready-within');
+    const inTime = track(runWorker(WORKER, ['--ready-within', '1'], { QUEUE: name }));
+    await consuming(inTime);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // past its limit: nothing must happen now
+    assert.equal(inTime.child.exitCode, null, 'still running past --ready-within');
+    inTime.kill('SIGTERM');
+    assert.equal((await inTime.exit()).code, 0);
+  });
+
   it('bad credentials: "credentials refused for user X on vhost Y", exit code 2 (retrying cannot help), never "start a local broker"', async () => {
     const p = track(runWorker(WORKER, ['--connect-attempts', '5'], { QUEUE: 'never', AMQP_URL: 'amqp://guest:wr@ng@127.0.0.1:5672/' }));
     assert.equal((await p.exit()).code, 2);

@@ -32,12 +32,12 @@ describe('supervisord and systemd generation', () => {
   it('writes [program] blocks that keep TTL workers alive and stop them gracefully', () => {
     const text = supervisordConf(conf, { node: '/usr/bin/node', bin: '/opt/rw/bin/rabbit-worker.js', logs: 'stdout' });
     const p = program(text, 'resize-image');
-    assert.equal(p.get('command'), `/usr/bin/node /opt/rw/bin/rabbit-worker.js run '${join(dir, 'resize.ts')}' --name resize-image --ttl 3600 --prefetch 10 --stop-timeout 20`);
+    assert.equal(p.get('command'), `/usr/bin/node /opt/rw/bin/rabbit-worker.js run '${join(dir, 'resize.ts')}' --name resize-image --ttl 3600 --prefetch 10 --stop-timeout 20 --ready-within 9`);
     assert.equal(p.get('process_name'), '%(program_name)s_%(process_num)02d');
     assert.equal(p.get('numprocs'), '3');
     assert.equal(p.get('numprocs_start'), '1');
     assert.equal(p.get('autorestart'), 'true');
-    assert.equal(p.get('startsecs'), '1');
+    assert.equal(p.get('startsecs'), '10', 'long enough for a cold start on a loaded host: RUNNING means consuming');
     assert.equal(p.get('startretries'), '3');
     assert.equal(p.get('exitcodes'), '0');
     assert.equal(p.get('stopsignal'), 'TERM');
@@ -61,7 +61,8 @@ describe('supervisord and systemd generation', () => {
     assert.doesNotMatch(p.get('command') ?? '', /amqp:/, 'no password on the command line');
 
     const s = program(text, 'short');
-    assert.equal(s.get('startsecs'), '1', 'never 0, below the TTL');
+    assert.equal(s.get('startsecs'), '2', 'never 0, never above the TTL');
+    assert.match(s.get('command') ?? '', /--ready-within 1$/, 'a second before startsecs, at least 1');
     assert.equal(s.get('startretries'), '5');
     assert.equal(s.get('stopwaitsecs'), '40', 'default stopTimeout 30 + 10');
   });
