@@ -56,3 +56,6 @@ export const HANDLER_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0
  * finer than a second can be told apart: the first bucket is 1 s.
  */
 export const QUEUE_WAIT_BUCKETS: readonly number[] = [1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21_600, 86_400];
+
+/** Prometheus's text format, version 0.0.4. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

@@ -22,8 +22,7 @@ export class ProcessMetrics {
   }
 }
 
-/** Prometheus's text format, version 0.0.4. */
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export { PROMETHEUS_CONTENT_TYPE } from './names.js';
 
 /**
  * The Prometheus text of several groups of metrics (a process's own, every child's, the totals of exited

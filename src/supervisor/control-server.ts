@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { ErrorCode } from '../errors.js';
 import { closeServer, HttpError, listen, sendBody, sendError, sendJson } from '../http/respond.js';
 import type { Logger } from '../log/logger.js';
-import { PROMETHEUS_CONTENT_TYPE } from '../metrics/render.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics/names.js';
 import { ControlAuth, type Credential } from './control-auth.js';
 import { DashboardFiles } from './dashboard-files.js';
 import { hostAllowed } from './host-check.js';

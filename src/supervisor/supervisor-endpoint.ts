@@ -1,7 +1,7 @@
 import { parseUrls } from '../broker/url.js';
 import type { Logger } from '../log/logger.js';
 import { MetricName } from '../metrics/names.js';
-import { ProcessMetrics, renderPrometheus } from '../metrics/render.js';
+import type { ProcessMetrics } from '../metrics/render.js';
 import { simpleMetric, type MetricSnapshot } from '../metrics/snapshot.js';
 import type { SupervisorConfig } from './config.js';
 import { ControlAuth } from './control-auth.js';
@@ -37,7 +37,8 @@ export class SupervisorEndpoint {
   readonly #stats: QueueStats;
   readonly #peers: Peers;
   readonly #series = new QueueSeries();
-  readonly #process = new ProcessMetrics();
+  /** Made at the first scrape: prom-client (and the @opentelemetry/api it imports) load only when asked for. */
+  #process: ProcessMetrics | undefined;
   readonly #id: string;
   readonly #token: string;
   #api: DashboardApi | undefined;
@@ -101,6 +102,8 @@ export class SupervisorEndpoint {
 
   /** Prometheus text: the supervisor's process metrics, every child's (live and exited), the queues. */
   async metrics(): Promise<string> {
+    const { ProcessMetrics, renderPrometheus } = await import('../metrics/render.js');
+    this.#process ??= new ProcessMetrics();
     return renderPrometheus([await this.#process.snapshot(), ...this.#options.supervisor.metricGroups(), this.#brokerMetrics()]);
   }
 
