@@ -1,10 +1,17 @@
-import amqp, { type ChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
 import { sleep, systemClock, type Clock } from '../clock.js';
 import { BrokerAccessRefusedError, BrokerUnreachableError, ConfigError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { describeIdentity, redactUrl } from './url.js';
 
 export { sleep };
+
+/**
+ * amqplib, loaded at the first connection: a callback isolate imports this module through the package root
+ * (for Publisher) but connects only if its callbacks publish, so it does not pay for amqplib otherwise.
+ */
+let amqplib: Promise<typeof import('amqplib')> | undefined;
+const loadAmqplib = (): Promise<typeof import('amqplib')> => (amqplib ??= import('amqplib').then((m) => (m as { default?: typeof import('amqplib') }).default ?? m));
 
 /** How to reach the broker. */
 export interface ConnectOptions {
@@ -131,6 +138,7 @@ export async function connectTo(options: ConnectOptions): Promise<Connected> {
       const index = (first + step) % urls.length;
       const url = urls[index] as string;
       try {
+        const amqp = await loadAmqplib();
         const connection = await amqp.connect(withHeartbeat(url, heartbeat), {
           clientProperties: { connection_name: name ?? `rabbit-worker pid ${process.pid}` },
           timeout: 5000,
