@@ -20,6 +20,7 @@ import { runDrains } from './drain.js';
 import { runLatency } from './latency.js';
 import { renderMarkdown, type Results, type SectionLoad } from './report.js';
 import { BASELINE_ID, SYSTEM_GROUPS, SYSTEMS } from './systems/index.js';
+import { amqplibPlainSystem } from './systems/amqplib.js';
 import { rabbitWorkerSystem, type RabbitWorkerVariant } from './systems/rabbit-worker.js';
 import type { System } from './systems/types.js';
 
@@ -101,7 +102,7 @@ async function main(): Promise<number> {
     // amqplib as reference, the two rabbit-worker modes, and the same worker with an empty compile cache (and
     // from the --base checkout): the cost of the first start after a deploy, and what this checkout changed
     const variants = costVariants(options, systems);
-    const costSystems = [...systems.filter((s) => s.latency), ...variants.map((v) => rabbitWorkerSystem('thread', v))];
+    const costSystems = [...systems.filter((s) => s.latency), amqplibPlainSystem, ...variants.map((v) => rabbitWorkerSystem('thread', v))];
     const costs = options.sections.includes('cost') ? await timed('cost: one worker', () => runColdStarts(costSystems, ctx, log)) : [];
     const memory = options.sections.includes('cost') ? await timed('cost: memory breakdown', () => measureMemory(ctx, log)) : undefined;
     // warm cache (as after `rabbit-worker prepare`, or any start but the first) and emptied cache (the first

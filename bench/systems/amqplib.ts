@@ -5,6 +5,8 @@
 import { announce, closeAfterDone, isMain, peerSystem, readJob, Tally } from './protocol.js';
 
 export const amqplibSystem = peerSystem('amqplib', 'raw amqplib (1 ack/msg)', './amqplib.ts', { latency: true });
+/** The same consumer as plain JavaScript, without tsx's loader: a stricter reference for start-up and idle RSS (cost section only). */
+export const amqplibPlainSystem = peerSystem('amqplib-js', 'raw amqplib as plain JavaScript (no tsx)', './amqplib.ts', { plain: true });
 
 async function consume(): Promise<void> {
   const { default: amqp } = await import('amqplib');

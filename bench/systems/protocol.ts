@@ -4,6 +4,9 @@
  * driver's receive time is a faithful timestamp.
  */
 import { writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import type { ChildCommand, ConsumerJob, System } from './types.js';
 
 export function announce(event: 'consuming' | 'done', fields: Record<string, unknown> = {}): void {
@@ -12,7 +15,7 @@ export function announce(event: 'consuming' | 'done', fields: Record<string, unk
 
 export function readJob(): ConsumerJob {
   const raw = process.argv[2];
-  if (raw === undefined) throw new Error('usage: node --import tsx <consumer>.ts <job JSON>');
+  if (raw === undefined) throw new Error('usage: node --import tsx <consumer>.ts <job JSON> (or node <consumer>.mjs <job JSON>)');
   return JSON.parse(raw) as ConsumerJob;
 }
 
@@ -53,18 +56,39 @@ const jsonField = (line: string): string | undefined => {
   return (JSON.parse(line) as { bench: string }).bench;
 };
 
-/** A System whose consumer is one of the files in this folder, run under tsx. */
-export function peerSystem(id: string, label: string, file: string, options: { backend?: 'rabbitmq' | 'redis'; latency?: boolean } = {}): System {
+/**
+ * A peer's consumer as plain JavaScript: its TypeScript file bundled once with esbuild (packages left
+ * external) into the bench's cache, so that it runs with `node <file>.mjs` as a hand-written consumer would,
+ * without tsx's loader (which costs a raw consumer ~150 ms of start and a thread's worth of RSS).
+ */
+function compiled(file: string): string {
+  const source = new URL(file, import.meta.url).pathname;
+  const out = join(CACHE, `${basename(source, '.ts')}.mjs`);
+  // required here, not imported at the top: the consumers bundle this module and must not load esbuild
+  const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+  buildSync({ entryPoints: [source], outfile: out, bundle: true, platform: 'node', format: 'esm', packages: 'external', target: 'node20', logLevel: 'warning' });
+  return out;
+}
+const CACHE = fileURLToPath(new URL('../../node_modules/.cache/rabbit-worker-bench/', import.meta.url));
+const built = new Map<string, string>();
+
+/**
+ * A System whose consumer is one of the files in this folder, run under tsx as the bench always measured
+ * them (the figures of the issues are against that), or with `plain` as plain JavaScript (see `compiled`):
+ * the stricter reference of the cost section.
+ */
+export function peerSystem(id: string, label: string, file: string, options: { backend?: 'rabbitmq' | 'redis'; latency?: boolean; plain?: boolean } = {}): System {
   return {
     id,
     label,
     backend: options.backend ?? 'rabbitmq',
     latency: options.latency ?? false,
-    command: (job: ConsumerJob): ChildCommand => ({
-      command: process.execPath,
-      args: ['--import', 'tsx', new URL(file, import.meta.url).pathname, JSON.stringify(job)],
-      env: { ...process.env },
-    }),
+    command: (job: ConsumerJob): ChildCommand => {
+      if (options.plain !== true) return { command: process.execPath, args: ['--import', 'tsx', new URL(file, import.meta.url).pathname, JSON.stringify(job)], env: { ...process.env } };
+      let entry = built.get(file);
+      if (entry === undefined) built.set(file, (entry = compiled(file)));
+      return { command: process.execPath, args: [entry, JSON.stringify(job)], env: { ...process.env } };
+    },
     isConsuming: (line) => jsonField(line) === 'consuming',
     isDone: (line) => jsonField(line) === 'done',
   };
