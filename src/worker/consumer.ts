@@ -32,6 +32,8 @@ const INTERRUPTED: Record<ShutdownReason, string> = {
   'stop-timeout': 'its worker was stopped before the callback finished (stopTimeout)',
   recycled: 'its isolate was replaced for another callback (not counted)',
 };
+/** Endings of an isolate that a message alone caused: its retry runs in the quarantine isolate. */
+const CULPRIT_REASONS: ReadonlySet<ShutdownReason> = new Set(['out-of-memory', 'uncaught-exception', 'unhandled-rejection', 'exit']);
 /** Recently finished deliveries kept per consumer: their acks may not have reached the broker before a connection loss. */
 const RECENT_MEMORY = 512;
 /** How long a redelivery past maxAttempts waits for an outage announcement before it is dead-lettered. */
@@ -73,6 +75,7 @@ export class Consumer {
   readonly #inflight = new Map<number, Delivery>();
   readonly #helper: ShutdownHelper<Delivery>;
   readonly #quarantine: Quarantine;
+  readonly #hasQuarantineLane: boolean;
   readonly #sweep: DeadlineSweep;
   /** How the last delivery of a message ended here, when that was not by its callback's own settlement. */
   readonly #endings = new Map<string, string>();
@@ -94,6 +97,7 @@ export class Consumer {
     this.#logger = options.logger;
     this.#clock = options.clock ?? systemClock;
     this.#quarantine = new Quarantine(options.runner.hasQuarantineLane);
+    this.#hasQuarantineLane = options.runner.hasQuarantineLane;
     this.journal = new OutageJournal({ logger: options.logger, clock: this.#clock });
     this.#helper = new ShutdownHelper<Delivery>((delivery, reason, error) => this.#runner.shutdown(delivery.data, reason, error));
     this.#sweep = new DeadlineSweep({
@@ -232,6 +236,7 @@ export class Consumer {
       this.#remember(delivery, INTERRUPTED[reason]);
       if (options.bystanders === true || reason === 'recycled') delivery.requeueUncounted = true;
       else if (deliveries.length > 1 && reason !== 'stop-timeout') delivery.requeueAsSuspect = true;
+      else if (ids !== undefined && this.#hasQuarantineLane && CULPRIT_REASONS.has(reason)) delivery.requeueAsCulprit = true;
     }
     if (deliveries.length === 0) return;
     this.#logger.critical(`callbacks interrupted (${reason}); running shutdown() for ${deliveries.length} message(s)`, {

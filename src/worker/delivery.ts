@@ -40,6 +40,11 @@ export class Delivery {
   requeueAsSuspect = false;
   /** Its isolate was replaced for another message's sake: a nack requeues it without counting that attempt. */
   requeueUncounted = false;
+  /**
+   * It killed its isolate alone (out of memory, a crash): a nack requeues it counted and marked, so that its
+   * next delivery runs in the quarantine isolate and cannot take the messages of a shared isolate with it.
+   */
+  requeueAsCulprit = false;
 
   constructor(
     readonly message: ConsumeMessage,

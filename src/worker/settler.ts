@@ -45,7 +45,7 @@ export interface SettlerOptions {
 export type SettledOutcome = 'ack' | 'requeue' | 'retry' | 'dead-letter' | 'lost-channel';
 
 /** Why a copy is published back to the work queue through the delay topology's delivery exchange. */
-type Requeue = 'suspect' | 'uncounted' | 'recount' | 'nack';
+type Requeue = 'suspect' | 'culprit' | 'uncounted' | 'recount' | 'nack';
 
 /**
  * The one owner of settling: every ack, requeue, retry and dead letter of a delivery goes through here.
@@ -107,6 +107,7 @@ export class Settler {
       case 'nack':
         if (delivery.requeueAsSuspect) return this.#track(this.#requeue(delivery, 'suspect'));
         if (delivery.requeueUncounted) return this.#track(this.#requeue(delivery, 'uncounted'));
+        if (delivery.requeueAsCulprit) return this.#track(this.#requeue(delivery, 'culprit'));
         if (this.#options.queueType === 'quorum') {
           // The broker counts this return in x-delivery-count.
           if (delivery.session.acks.reject(delivery.tag, true)) this.#options.onSettled?.(delivery, 'requeue');
@@ -157,7 +158,7 @@ export class Settler {
   async #requeue(delivery: Delivery, why: Requeue): Promise<void> {
     const { attempt } = delivery.data;
     const ours: Record<string, unknown> =
-      why === 'suspect' ? { [ATTEMPTS_HEADER]: attempt - 1, [SUSPECT_HEADER]: true } : why === 'uncounted' ? { [ATTEMPTS_HEADER]: attempt - 1 } : why === 'recount' ? { [ATTEMPTS_HEADER]: attempt - 1 } : { [ATTEMPTS_HEADER]: attempt };
+      why === 'suspect' ? { [ATTEMPTS_HEADER]: attempt - 1, [SUSPECT_HEADER]: true } : why === 'culprit' ? { [ATTEMPTS_HEADER]: attempt, [SUSPECT_HEADER]: true } : why === 'uncounted' ? { [ATTEMPTS_HEADER]: attempt - 1 } : why === 'recount' ? { [ATTEMPTS_HEADER]: attempt - 1 } : { [ATTEMPTS_HEADER]: attempt };
     await this.#copyThenAck(delivery, why === 'recount' ? 'count' : 'requeue', (properties, deadline) => this.#toQueue(delivery, 0, properties, deadline), ours, why === 'recount' ? undefined : 'requeue');
   }
 

@@ -17,6 +17,15 @@ function parseMetrics(text: string): Map<string, number> {
 }
 
 /** The value of the series of `name` whose labels include every `labels` pair (summed over the others). */
+/** {@link value}, or NaN while the series does not exist yet. */
+function valueOr(metrics: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
+  try {
+    return value(metrics, name, labels);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function value(metrics: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
   let total = 0;
   let found = false;
@@ -79,7 +88,6 @@ describe('metrics of the supervisor: every metric of issue 11 after acks, retrie
     assert.ok(value(settled, 'rabbit_worker_messages_handled_total', { ...l, outcome: 'requeue' }) >= 1, 'the OOM message went back to the queue');
     assert.equal(value(settled, 'rabbit_worker_dead_lettered_total', { ...l, reason: 'permanent_error' }), 1);
     assert.equal(value(settled, 'rabbit_worker_isolate_restarts_total', { ...l, reason: 'out_of_memory' }), 2);
-    assert.ok(value(settled, 'rabbit_worker_redeliveries_total', l) >= 1, 'the requeued OOM message came back redelivered');
     assert.ok(value(settled, 'rabbit_worker_handler_duration_seconds_count', { ...l, outcome: 'ack' }) === 4);
     assert.ok(value(settled, 'rabbit_worker_handler_duration_seconds_bucket', { ...l, outcome: 'ack', le: '+Inf' }) === 4);
     assert.ok(value(settled, 'rabbit_worker_queue_wait_seconds_count', l) >= 3, 'messages with a timestamp have a queue wait');
@@ -90,13 +98,17 @@ describe('metrics of the supervisor: every metric of issue 11 after acks, retrie
     assert.equal(value(settled, 'rabbit_worker_process_restarts_total', l), 0);
     assert.equal(value(settled, 'rabbit_worker_build_info'), 1);
     assert.ok(value(settled, 'process_resident_memory_bytes') > 0, "prom-client's process metrics");
-    await eventually(async () => value(await scrape(), 'rabbit_worker_queue_messages', { queue, state: 'dead' }) === 2, 30_000, 'two dead letters counted in <queue>.dlq');
+    // the queue figures come from the supervisor's own polling of the broker: absent until its first round
+    await eventually(async () => valueOr(await scrape(), 'rabbit_worker_queue_messages', { queue, state: 'dead' }) === 2, 30_000, 'two dead letters counted in <queue>.dlq');
     const queues = await scrape();
     assert.equal(value(queues, 'rabbit_worker_queue_messages', { queue, state: 'ready' }), 0);
     assert.equal(value(queues, 'rabbit_worker_queue_messages', { queue, state: 'unacked' }), 0);
     assert.ok(value(queues, 'rabbit_worker_queue_messages', { queue: '*', state: 'delayed' }) >= 0);
 
-    // a SIGKILLed child: restarted, and the totals of its life stay
+    // a SIGKILLed child holding a message: restarted, the totals of its life stay, the message comes back
+    // redelivered (the OOM message above came back as a counted copy of ours, which the broker does not flag)
+    await publish(queue, { do: 'sleep', ms: 6000 }, { messageId: 'held' });
+    await eventually(async () => value(await scrape(), 'rabbit_worker_messages_in_flight', l) === 1, 30_000, "'held' in flight");
     const pid = (await controlGet<SupervisorStatus>(port)).processes[0]?.pid;
     assert.ok(typeof pid === 'number');
     process.kill(pid, 'SIGKILL');
@@ -111,6 +123,14 @@ describe('metrics of the supervisor: every metric of issue 11 after acks, retrie
     assert.equal(value(afterKill, 'rabbit_worker_messages_handled_total', { ...l, outcome: 'ack' }), 4, 'the counter did not go backwards');
     assert.equal(value(afterKill, 'rabbit_worker_isolate_restarts_total', { ...l, reason: 'out_of_memory' }), 2);
     await publish(queue, { do: 'ack' }, { messageId: 'after-kill' });
-    await eventually(async () => value(await scrape(), 'rabbit_worker_messages_handled_total', { ...l, outcome: 'ack' }) === 5, 30_000, 'the new process adds to the old totals');
+    const final = await eventually(
+      async () => {
+        const m = await scrape();
+        return value(m, 'rabbit_worker_messages_handled_total', { ...l, outcome: 'ack' }) === 6 ? m : undefined;
+      },
+      30_000,
+      "the new process adds to the old totals ('held' again, and 'after-kill')",
+    );
+    assert.ok(value(final, 'rabbit_worker_redeliveries_total', l) >= 1, "'held' came back redelivered to the new process");
   });
 });

@@ -57,6 +57,37 @@ describe('the ShutdownHelper guard', () => {
     assert.equal((await worker.exit()).code, 0);
   });
 
+  it('threads 2: heap exhaustion in one isolate leaves the other running; only the hog is retried and dead-lettered', async () => {
+    const { queue, worker } = await start(['--threads', '2', '--prefetch', '4', '--max-attempts', '2', '--memory-limit-mb', '48']);
+    // 'long' takes one isolate for 4 s; the hog then goes to the other (the least busy) and exhausts its heap, twice
+    await publish(queue, { do: 'sleep', ms: 4000 }, { messageId: 'long' });
+    await worker.waitFor((l) => l.msg === 'callback' && l.messageId === 'long', 20_000, "'long' running");
+    await publish(queue, { do: 'oom' }, { messageId: 'hog' });
+    for (let i = 0; i < 4; i++) await publish(queue, { do: 'ack' }, { messageId: `after-${i}` });
+    const dead = await eventually(async () => {
+      const m = await drain(`${queue}.dlq`);
+      return m.length > 0 ? m : undefined;
+    }, 60_000, 'the hog in the dlq', worker);
+    assert.deepEqual(dead.map((m) => m.properties.messageId), ['hog']);
+    assert.match(String(dead[0]?.properties.headers?.['x-rabbit-worker-reason']), /more than maxAttempts \(2\)/);
+    // two counted deaths; a first one beside other messages (an 'after-' dispatched to the same isolate) makes
+    // every message there a suspect, not counted, and the hog then dies twice in quarantine: 2 or 3 shutdown() calls
+    const hog = shutdowns(worker, 'hog');
+    assert.ok(hog.length >= 2 && hog.length <= 3 && hog.every((r) => r === 'out-of-memory'), `shutdown() reasons of the hog: ${JSON.stringify(hog)}`);
+    await eventually(() => worker.lines.filter((l) => l.msg === 'handled' && String(l.messageId).startsWith('after-')).length >= 4, 30_000, 'the other messages', worker);
+    // the other isolate kept running: 'long' ran once, on its first attempt, and was never interrupted (the
+    // hog's retries run in the quarantine isolate, not in the isolate that was left)
+    await worker.waitFor((l) => l.msg === 'handled' && l.messageId === 'long', 20_000, "'long' handled");
+    assert.deepEqual(worker.lines.filter((l) => l.msg === 'callback' && l.messageId === 'long').map((l) => l.attempt), [1]);
+    assert.equal(worker.lines.filter((l) => l.msg === 'handled' && l.messageId === 'long').length, 1);
+    assert.deepEqual(shutdowns(worker, 'long'), [], 'no shutdown() for the message of the other isolate');
+    assert.equal((await drain(`${queue}.dlq`)).length, 0, 'nothing else dead-lettered');
+    assert.equal(worker.child.exitCode, null, 'the process lived on');
+    worker.kill('SIGTERM');
+    assert.equal((await worker.exit()).code, 0);
+    assert.equal(await depth(queue), 0);
+  });
+
   it('a shutdown() heavier than its reserve fails with a CRITICAL naming spareMemoryMultiplier, and the message is not lost', async () => {
     const { queue, worker } = await start(['--spare-memory-multiplier', '1', '--max-attempts', '1'], { SHUTDOWN_ALLOC_MB: '120' });
     await publish(queue, { do: 'uncaught' }, { messageId: 'heavy' });
