@@ -46,7 +46,8 @@ export function positiveInt(raw: unknown, flag: string, fallback: number): numbe
 }
 
 export function nonNegativeInt(raw: unknown, flag: string): number {
-  const value = Number(raw);
+  // Number('') is 0: an empty value (an unset variable in a script) must not pass for a deliberate 0
+  const value = typeof raw === 'string' && raw.trim() === '' ? Number.NaN : Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${flag}: expected an integer of 0 or more, got "${String(raw)}"`);
   return value;
 }

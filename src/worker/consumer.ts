@@ -357,7 +357,10 @@ export class Consumer {
       } else if (isPermanent(error)) {
         this.#settle(delivery, { kind: 'reject', reason: error.message, cause: error.code === ErrorCode.MALFORMED_MESSAGE ? 'malformed' : error.code === ErrorCode.INVALID_PAYLOAD ? 'invalid_payload' : 'permanent_error' }, error);
       } else {
-        this.#logger.error(`callback failed: ${error.message}; retrying`, {
+        // the settler dead-letters a retry of the last attempt: the line must not promise another one
+        const { attempt } = delivery.data;
+        const { maxAttempts } = this.#settings;
+        this.#logger.error(`callback failed: ${error.message}; ${attempt >= maxAttempts ? `no attempt left (maxAttempts ${maxAttempts})` : `retrying (attempt ${attempt} of ${maxAttempts})`}`, {
           messageId: delivery.messageId,
           attempt: delivery.data.attempt,
           err: error,

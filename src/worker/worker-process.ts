@@ -11,6 +11,7 @@ import { InlineRunner } from './inline-runner.js';
 import { preloadIsolate, ThreadRunner } from './isolate/thread-runner.js';
 import { checkOverrides, DEFAULT_SETTINGS, normalizeSettings, type SettingsOverrides, type WorkerSettings } from './options.js';
 import { ProcessGuard } from './process-guard.js';
+import { armReadyWithin, type StartProbe } from './ready-within.js';
 import type { CallbackRunner } from './runner.js';
 import type { ShutdownReason } from './shutdown-reason.js';
 import { sendFailure, sendMetrics, sendStatus, type WorkerState } from './status-report.js';
@@ -19,7 +20,7 @@ import { WorkerMetrics } from './worker-metrics.js';
 import { applySettings, readSettings } from './worker-task.js';
 
 /** Why a worker process stops; each maps to an exit code. */
-export type StopCause = 'ttl' | 'max-messages' | 'memory' | 'deadline' | 'signal' | 'broker-lost' | 'consumer-cancelled' | 'not-ready' | 'fatal';
+export type StopCause = 'ttl' | 'max-messages' | 'memory' | 'deadline' | 'signal' | 'broker-lost' | 'consumer-cancelled' | 'fatal';
 
 const EXIT_FOR: Record<StopCause, number> = {
   ttl: ExitCode.OK,
@@ -29,7 +30,6 @@ const EXIT_FOR: Record<StopCause, number> = {
   signal: ExitCode.OK,
   'broker-lost': ExitCode.BROKER_UNREACHABLE,
   'consumer-cancelled': ExitCode.FAILURE,
-  'not-ready': ExitCode.FAILURE,
   fatal: ExitCode.FAILURE,
 };
 
@@ -43,9 +43,9 @@ export interface RunWorkerOptions {
   /** How often to check memory growth, in ms. @default 1000 */
   memoryCheckMs?: number;
   /**
-   * Not consuming this many seconds after start: exit 1 (`--ready-within`). For process managers without
-   * a readiness protocol (supervisord counts a process as started once it stayed up `startsecs`): a worker
-   * still connecting then must not count as started. 0 = no limit. @default 0
+   * Not consuming this many seconds after the process started: exit 1 (`--ready-within`). For process
+   * managers without a readiness protocol (supervisord counts a process as started once it stayed up
+   * `startsecs`): a worker still loading or connecting then must not count as started. 0 = no limit. @default 0
    */
   readyWithinSeconds?: number;
 }
@@ -76,6 +76,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
   });
   guard.install();
   logger.debug('worker starting: signals are handled from here on', { file: options.file });
+  let worker: WorkerProcess | undefined;
+  const readyWithin = armReadyWithin(
+    options.readyWithinSeconds ?? 0,
+    { done: () => worker?.startProbe.done() ?? false, phase: () => worker?.startProbe.phase() ?? 'loading the worker file' },
+    (message) => {
+      logger.error(message, { exitCode: ExitCode.FAILURE });
+      guard.exit(ExitCode.FAILURE);
+    },
+  );
   const overrides = options.overrides ?? {};
   const logBase = { worker: name };
   try {
@@ -108,7 +117,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
       runner = new InlineRunner(task, task.logger);
     }
     logger = new Logger(root.child({ queue: settings.queue }));
-    return await new WorkerProcess(name, options, settings, logger, guard, runner).run();
+    worker = new WorkerProcess(name, options, settings, logger, guard, runner);
+    return await worker.run();
   } catch (error) {
     const code = exitCodeFor(error);
     const message = error instanceof Error ? error.message : String(error);
@@ -118,6 +128,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<number> {
     await sendFailure({ message: message.split('\n')[0] ?? message, exitCode: code, ...(typeof errorCode === 'string' ? { code: errorCode } : {}) });
     return code;
   } finally {
+    clearTimeout(readyWithin);
     guard.uninstall();
   }
 }
@@ -214,10 +225,18 @@ class WorkerProcess {
     });
   }
 
+  /** For `--ready-within`: consuming, or no longer starting (a stop began), and where the start is. */
+  readonly startProbe: StartProbe = {
+    done: () => !this.#state.is('starting') || this.#link.state === 'consuming',
+    phase: () =>
+      this.#link.state === 'idle'
+        ? 'starting its callback isolate'
+        : `${this.#link.state} (RabbitMQ at ${this.options.connect.urls.map(redactUrl).join(', ')})`,
+  };
+
   async run(): Promise<number> {
     const exit = new Promise<number>((resolve) => (this.#resolveExit = resolve));
     if (this.settings.isolation === 'none') this.#guard.interceptExit(() => this.#consumer.inflight > 0);
-    const readyWithin = this.#readyWithin();
     try {
       if (this.settings.httpPort > 0) {
         // before connecting: /healthz answers (and /readyz says "starting") while the worker starts
@@ -229,7 +248,6 @@ class WorkerProcess {
       }
       await this.#start();
     } catch (error) {
-      clearTimeout(readyWithin);
       // A stop that began during start-up owns the ending (and its exit code): the start only gave way.
       if (this.#stopping !== undefined) return exit;
       await this.#runner.close().catch(() => {});
@@ -240,19 +258,6 @@ class WorkerProcess {
     const code = await exit;
     await this.#http?.close();
     return code;
-  }
-
-  /** The `readyWithinSeconds` timer: still starting then (connecting, declaring), the worker gives up. */
-  #readyWithin(): NodeJS.Timeout | undefined {
-    const seconds = this.options.readyWithinSeconds ?? 0;
-    if (seconds <= 0) return undefined;
-    const timer = setTimeout(() => {
-      if (!this.#state.is('starting')) return;
-      this.logger.error(`not consuming ${seconds}s after start (--ready-within): exiting, so that the process manager counts a failed start`);
-      void this.stop('not-ready', 0);
-    }, seconds * 1000);
-    this.#timers.push(timer);
-    return timer;
   }
 
   async #start(): Promise<void> {
