@@ -24,22 +24,42 @@ export class DeadLetterReader {
   /** Dead letters whose body was neither: listed as they are. */
   readonly unknown: Array<DeadLetter & { body: string }> = [];
   #connection: ChannelModel | undefined;
+  #closed = false;
 
   async start(url: string, queues: string[]): Promise<void> {
     const { connection } = await connectAny(url, { name: 'chaos dead-letter reader' });
     connection.on('error', () => {});
     this.#connection = connection;
-    const channel = await connection.createChannel();
-    channel.on('error', () => {});
-    await channel.prefetch(500);
-    for (const queue of queues) {
-      await channel.consume(`${queue}.dlq`, (message) => {
-        if (message === null) return;
-        const headers = message.properties.headers ?? {};
-        const found = { queue, reason: String(headers[REASON] ?? '(no x-rabbit-worker-reason header)'), attempts: String(headers[ATTEMPTS] ?? '?'), copies: 1 };
-        this.#remember(message.content.toString('utf8'), found);
-        channel.ack(message);
-      });
+    // not awaited: a deleted .dlq keeps its reader retrying, which must not hold the run (a failure there
+    // surfaces as dead letters not found, never as a silent pass)
+    for (const queue of queues) this.#read(connection, queue).catch(() => {});
+  }
+
+  /**
+   * Consumes `<queue>.dlq` on a channel of its own. The `delete-dlq` fault may have deleted it and no worker
+   * declared it again yet (nothing was dead-lettered there since, and no reconnect): the consume is then
+   * refused (404) and tried again every second until the queue exists or the reader closes.
+   */
+  async #read(connection: ChannelModel, queue: string): Promise<void> {
+    for (;;) {
+      if (this.#closed) return;
+      const channel = await connection.createChannel();
+      const refused = new Promise<void>((resolve) => channel.once('close', () => resolve()));
+      channel.on('error', () => {});
+      await channel.prefetch(500);
+      try {
+        await channel.consume(`${queue}.dlq`, (message) => {
+          if (message === null) return;
+          const headers = message.properties.headers ?? {};
+          const found = { queue, reason: String(headers[REASON] ?? '(no x-rabbit-worker-reason header)'), attempts: String(headers[ATTEMPTS] ?? '?'), copies: 1 };
+          this.#remember(message.content.toString('utf8'), found);
+          channel.ack(message);
+        });
+        return;
+      } catch {
+        await refused;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
     }
   }
 
@@ -62,6 +82,7 @@ export class DeadLetterReader {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#connection?.close().catch(() => {});
   }
 }
