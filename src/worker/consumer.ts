@@ -75,7 +75,6 @@ export class Consumer {
   readonly #inflight = new Map<number, Delivery>();
   readonly #helper: ShutdownHelper<Delivery>;
   readonly #quarantine: Quarantine;
-  readonly #hasQuarantineLane: boolean;
   readonly #sweep: DeadlineSweep;
   /** How the last delivery of a message ended here, when that was not by its callback's own settlement. */
   readonly #endings = new Map<string, string>();
@@ -97,7 +96,6 @@ export class Consumer {
     this.#logger = options.logger;
     this.#clock = options.clock ?? systemClock;
     this.#quarantine = new Quarantine(options.runner.hasQuarantineLane);
-    this.#hasQuarantineLane = options.runner.hasQuarantineLane;
     this.journal = new OutageJournal({ logger: options.logger, clock: this.#clock });
     this.#helper = new ShutdownHelper<Delivery>((delivery, reason, error) => this.#runner.shutdown(delivery.data, reason, error));
     this.#sweep = new DeadlineSweep({
@@ -236,7 +234,7 @@ export class Consumer {
       this.#remember(delivery, INTERRUPTED[reason]);
       if (options.bystanders === true || reason === 'recycled') delivery.requeueUncounted = true;
       else if (deliveries.length > 1 && reason !== 'stop-timeout') delivery.requeueAsSuspect = true;
-      else if (ids !== undefined && this.#hasQuarantineLane && CULPRIT_REASONS.has(reason)) delivery.requeueAsCulprit = true;
+      else if (ids !== undefined && this.#runner.hasQuarantineLane && CULPRIT_REASONS.has(reason)) delivery.requeueAsCulprit = true;
     }
     if (deliveries.length === 0) return;
     this.#logger.critical(`callbacks interrupted (${reason}); running shutdown() for ${deliveries.length} message(s)`, {

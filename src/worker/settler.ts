@@ -48,6 +48,19 @@ export type SettledOutcome = 'ack' | 'requeue' | 'retry' | 'dead-letter' | 'lost
 type Requeue = 'suspect' | 'culprit' | 'uncounted' | 'recount' | 'nack';
 
 /**
+ * What each requeued copy carries: `counted`, the copy's next delivery is attempt n + 1 (this delivery was
+ * an attempt), else n again (it was not its fault, or a recount only moves it to carry its count); and
+ * `suspect`, it runs apart, in the quarantine lane.
+ */
+const REQUEUES: Record<Requeue, { counted: boolean; suspect: boolean }> = {
+  suspect: { counted: false, suspect: true },
+  culprit: { counted: true, suspect: true },
+  uncounted: { counted: false, suspect: false },
+  recount: { counted: false, suspect: false },
+  nack: { counted: true, suspect: false },
+};
+
+/**
  * The one owner of settling: every ack, requeue, retry and dead letter of a delivery goes through here.
  *
  * An ack goes straight to the delivery's own session (and nowhere else: tags never cross channels). Whatever
@@ -156,9 +169,8 @@ export class Settler {
   }
 
   async #requeue(delivery: Delivery, why: Requeue): Promise<void> {
-    const { attempt } = delivery.data;
-    const ours: Record<string, unknown> =
-      why === 'suspect' ? { [ATTEMPTS_HEADER]: attempt - 1, [SUSPECT_HEADER]: true } : why === 'culprit' ? { [ATTEMPTS_HEADER]: attempt, [SUSPECT_HEADER]: true } : why === 'uncounted' ? { [ATTEMPTS_HEADER]: attempt - 1 } : why === 'recount' ? { [ATTEMPTS_HEADER]: attempt - 1 } : { [ATTEMPTS_HEADER]: attempt };
+    const { counted, suspect } = REQUEUES[why];
+    const ours: Record<string, unknown> = { [ATTEMPTS_HEADER]: counted ? delivery.data.attempt : delivery.data.attempt - 1, ...(suspect ? { [SUSPECT_HEADER]: true } : {}) };
     await this.#copyThenAck(delivery, why === 'recount' ? 'count' : 'requeue', (properties, deadline) => this.#toQueue(delivery, 0, properties, deadline), ours, why === 'recount' ? undefined : 'requeue');
   }
 

@@ -7,6 +7,27 @@ export const fixture = (name: string): string => fileURLToPath(new URL(`../fixtu
 
 export type LogLine = Record<string, unknown> & { level?: string; msg?: string };
 
+/**
+ * Calls `each` with every complete line of `stream`, parsed when it is JSON (else `{ msg, raw: true }`),
+ * then `after` once per chunk.
+ */
+export function onLines(stream: NodeJS.ReadableStream | null | undefined, each: (line: LogLine) => void, after?: () => void): void {
+  let partial = '';
+  stream?.on('data', (chunk: Buffer) => {
+    partial += chunk.toString();
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const text of parts) {
+      try {
+        each(JSON.parse(text) as LogLine);
+      } catch {
+        each({ msg: text, raw: true });
+      }
+    }
+    after?.();
+  });
+}
+
 /** A child process whose stdout JSON log lines are collected and can be waited for. */
 export class Proc {
   readonly child: ChildProcess;
@@ -22,21 +43,8 @@ export class Proc {
       env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'debug', ...env },
       stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
-    let partial = '';
-    this.child.stdout?.on('data', (chunk: Buffer) => {
-      this.stdout += chunk.toString();
-      partial += chunk.toString();
-      const parts = partial.split('\n');
-      partial = parts.pop() ?? '';
-      for (const line of parts) {
-        try {
-          this.lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          this.lines.push({ msg: line, raw: true });
-        }
-      }
-      this.#wake();
-    });
+    this.child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
+    onLines(this.child.stdout, (line) => this.lines.push(line), () => this.#wake());
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();
       this.#wake();

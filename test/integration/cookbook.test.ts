@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { packTarball } from '../helpers/app.js';
 import { readBlocks, shellCommands, type DocBlock } from '../helpers/doc-blocks.js';
 import { privateBrokers } from '../helpers/private-broker.js';
-import { ROOT } from '../helpers/process.js';
+import { onLines, ROOT } from '../helpers/process.js';
 import { freePort } from '../helpers/sup-harness.js';
 import type { BrokerNode } from '../harness/index.js';
 import { alive } from '../harness/index.js';
@@ -26,20 +26,8 @@ class Supervise {
 
   constructor(command: string, cwd: string, env: NodeJS.ProcessEnv) {
     this.child = spawn('bash', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let partial = '';
-    this.child.stdout?.on('data', (chunk: Buffer) => {
-      this.output += chunk.toString();
-      partial += chunk.toString();
-      const parts = partial.split('\n');
-      partial = parts.pop() ?? '';
-      for (const text of parts) {
-        try {
-          this.lines.push(JSON.parse(text) as Line);
-        } catch {
-          this.lines.push({ msg: text });
-        }
-      }
-    });
+    this.child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    onLines(this.child.stdout, (line) => this.lines.push(line as Line));
     this.child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
   }
 
